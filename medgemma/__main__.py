@@ -1,0 +1,168 @@
+"""Command line: `python -m medgemma ingest|search|chat|serve`. Each command imports its modules lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from .config import AppConfig, BackendConfig, RetrievalConfig, field_help
+from .errors import MedGemmaError
+
+
+def _config(args: argparse.Namespace) -> AppConfig:
+    cfg = AppConfig.from_env()
+    retrieval = {k: getattr(args, k) for k in ("index", "k", "mode") if getattr(args, k, None) is not None}
+    backend = {k: getattr(args, k) for k in ("backend", "model", "adapter", "n_ctx", "threads", "prompt_style")
+               if getattr(args, k, None) is not None}
+    return replace(cfg, retrieval=replace(cfg.retrieval, **retrieval), backend=replace(cfg.backend, **backend))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .rag.indexes import build_index
+
+    cfg = _config(args)
+    cfg = replace(cfg, retrieval=replace(cfg.retrieval, chunk_size=args.chunk_size, chunk_overlap=args.overlap))
+    retriever = build_index([Path(p) for p in args.paths], args.index, cfg, progress=True)
+    print(f"Index {args.index!r}: {len(retriever)} passages in {cfg.indices_dir / args.index}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .rag.indexes import open_index
+
+    cfg = _config(args)
+    retriever = open_index(cfg.retrieval.index, cfg)
+    results = retriever.search(args.question, k=cfg.retrieval.k, mode=cfg.retrieval.mode,
+                               min_score=args.min_score)
+    if not results:
+        print("No passage scored above the threshold.")
+    for n, p in enumerate(results, 1):
+        text = p.text if len(p.text) <= 300 else p.text[:300] + "…"
+        print(f"[{n}] score {p.score:.3f}  {p.title}  ({p.source}) {p.url}\n    {text}\n")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .assistant import Partial
+    from .runtime import Runtime
+    from .types import Message
+
+    runtime = Runtime(_config(args))
+    assistant = runtime.assistant()
+    print(f"{assistant.backend.info().line()}\nType a question (empty line or Ctrl-D to quit).")
+    history: list[Message] = []
+    questions = [args.question] if args.question else None
+    while True:
+        if questions is not None:
+            if not questions:
+                break
+            question = questions.pop()
+            print(f"> {question}")
+        else:
+            try:
+                question = input("> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+        shown = 0
+        try:
+            for item in assistant.stream(question, history, rag=not args.no_rag):
+                if isinstance(item, Partial):
+                    print(item.text[shown:], end="", flush=True)
+                    shown = len(item.text)
+                else:
+                    print("\n\n" + item.text if shown else item.text)
+                    for n, p in enumerate(item.passages, 1):
+                        mark = "*" if n in item.cited else " "
+                        print(f" {mark}[{n}] {p.title} ({p.source}) {p.url}")
+                    history += [{"role": "user", "content": question}, {"role": "assistant", "content": item.text}]
+        except MedGemmaError as exc:
+            print(f"\nError: {exc}", file=sys.stderr)
+    runtime.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime import Runtime
+    from .ui import build_ui, launch_kwargs
+
+    cfg = _config(args)
+    cfg = replace(cfg, host=args.host or cfg.host, port=args.port or cfg.port)
+    runtime = Runtime(cfg)
+    runtime.warm_up()
+    demo = build_ui(runtime)
+    demo.queue(default_concurrency_limit=4).launch(server_name=cfg.host, server_port=cfg.port, **launch_kwargs())
+    return 0
+
+
+def _add_retrieval(p: argparse.ArgumentParser) -> None:
+    h = field_help(RetrievalConfig)
+    p.add_argument("--index", help=h["index"])
+    p.add_argument("--k", type=int, help=h["k"])
+    p.add_argument("--mode", choices=["hybrid", "dense"], help=h["mode"])
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    h = field_help(BackendConfig)
+    p.add_argument("--backend", choices=["gguf"], help=h["backend"])
+    p.add_argument("--model", help=h["model"])
+    p.add_argument("--adapter", help=h["adapter"])
+    p.add_argument("--n-ctx", dest="n_ctx", type=int, help=h["n_ctx"])
+    p.add_argument("--threads", type=int, help=h["threads"])
+    p.add_argument("--prompt-style", dest="prompt_style", choices=["chat", "document"], help=h["prompt_style"])
+
+
+def parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    ap = argparse.ArgumentParser(prog="python -m medgemma", description="MedGemma Studio: cited medical QA.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    h = field_help(RetrievalConfig)
+
+    p = sub.add_parser("ingest", help="Build an index from txt, md, json, jsonl(.gz), csv and pdf files.")
+    p.add_argument("paths", nargs="+", help="Files or folders to ingest.")
+    p.add_argument("--index", required=True, help=h["index"])
+    p.add_argument("--chunk-size", type=int, default=RetrievalConfig.chunk_size, help=h["chunk_size"])
+    p.add_argument("--overlap", type=int, default=RetrievalConfig.chunk_overlap, help=h["chunk_overlap"])
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="Print the passages an index returns for a question.")
+    p.add_argument("question")
+    p.add_argument("--min-score", type=float, default=0.0, help=h["min_score"])
+    _add_retrieval(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("chat", help="Talk to the assistant in the terminal.")
+    p.add_argument("question", nargs="?", help="Ask one question and exit.")
+    p.add_argument("--no-rag", action="store_true", help="Answer without retrieved sources.")
+    _add_retrieval(p)
+    _add_backend(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="Run the web app.")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    _add_retrieval(p)
+    _add_backend(p)
+    p.set_defaults(func=cmd_serve)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except MedGemmaError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

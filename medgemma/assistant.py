@@ -1,0 +1,138 @@
+"""The one road from a question to a reply: safety → retrieval → prompt → generation → answer check.
+
+The UI, the CLI and the evaluators all call `Assistant.stream()` or `Assistant.answer()`; none of them
+retrieves, prompts or filters on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator, Sequence
+
+from . import safety
+from .backends.base import ChatBackend, StopSignal
+from .config import GenerationParams, RetrievalConfig
+from .errors import InputError
+from .prompts import build_messages, fit_passages
+from .rag.retriever import Retriever
+from .types import Message, Passage, Reply
+
+# Earlier turns kept in the prompt, and how much of each: the default model has a 2k-token window and
+# the sources matter more than the conversation.
+HISTORY_TURNS = 2
+HISTORY_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A streamed snapshot: the text so far. The last item of a stream is the final `Reply` instead."""
+
+    text: str
+    passages: tuple[Passage, ...]
+
+
+class Assistant:
+    """Answers questions from retrieved sources with one backend. Thread-safe if its parts are."""
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        retriever: Retriever | None,
+        retrieval: RetrievalConfig | None = None,
+        generation: GenerationParams | None = None,
+        max_message_chars: int = 4000,
+    ) -> None:
+        self.backend = backend
+        self.retriever = retriever
+        self.retrieval = retrieval or RetrievalConfig()
+        self.generation = generation or GenerationParams()
+        self.max_message_chars = max_message_chars
+
+    def check_input(self, question: str) -> str:
+        """The question stripped, or InputError if it is empty or too long."""
+        text = (question or "").strip()
+        if not text:
+            raise InputError("Please type a question.")
+        if len(text) > self.max_message_chars:
+            raise InputError(
+                f"The question has {len(text):,} characters; the limit is {self.max_message_chars:,}. "
+                "Please shorten it."
+            )
+        return text
+
+    def retrieve(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> list[Passage]:
+        """Passages for `question`; a follow-up searches together with the previous user question."""
+        k = self.retrieval.k if k is None else k
+        if self.retriever is None or k <= 0:
+            return []
+        query = question
+        previous = [m["content"] for m in history if m["role"] == "user"]
+        if previous:
+            # Follow-ups ("and how is it treated?") name their subject only in the earlier question.
+            query = f"{previous[-1][-HISTORY_CHARS:]} {question}"
+        found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
+        return fit_passages(found, self.retrieval.context_chars)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        *,
+        k: int | None = None,
+        rag: bool = True,
+        params: GenerationParams | None = None,
+        stop: StopSignal | None = None,
+    ) -> Iterator[Partial | Reply]:
+        """Yield `Partial` snapshots while the answer grows, then one final `Reply`."""
+        text = self.check_input(question)
+        verdict = safety.check_question(text)
+        if verdict.blocks_model:
+            yield Reply(text=verdict.message, passages=(), verdict=verdict)
+            return
+        passages = tuple(self.retrieve(text, history, k) if rag else ())
+        note = ""
+        if verdict.action == "educate":
+            note = "The reader asks about their own case: explain the general facts and send them to a clinician."
+        messages = build_messages(text, passages, _trim_history(history), note=note)
+        generated = ""
+        for delta in self.backend.stream(messages, params or self.generation, stop):
+            generated += delta
+            yield Partial(generated, passages)
+        checked = safety.check_answer(generated, passages)
+        final = checked.text
+        if verdict.action == "educate" and verdict.message:
+            final = f"{verdict.message}\n\n{final}"
+        yield Reply(text=final, passages=passages, verdict=verdict, cited=checked.cited, flags=checked.flags)
+
+    def answer(self, question: str, history: Sequence[Message] = (), **kwargs: object) -> Reply:
+        """The final reply of `stream`."""
+        last: Partial | Reply | None = None
+        for last in self.stream(question, history, **kwargs):  # type: ignore[arg-type]
+            pass
+        if not isinstance(last, Reply):  # a backend that raised mid-way never gets here
+            raise InputError("No reply was produced.")
+        return last
+
+    def with_backend(self, backend: ChatBackend) -> "Assistant":
+        """The same assistant on another backend (the caller closes the old one)."""
+        new = Assistant(backend, self.retriever, self.retrieval, self.generation, self.max_message_chars)
+        return new
+
+    def with_retrieval(self, **changes: object) -> "Assistant":
+        """The same assistant with some retrieval settings changed (k, mode, min_score...)."""
+        return Assistant(
+            self.backend, self.retriever, replace(self.retrieval, **changes), self.generation, self.max_message_chars
+        )
+
+
+def _trim_history(history: Sequence[Message]) -> list[Message]:
+    kept = [m for m in history if m["role"] in ("user", "assistant") and isinstance(m.get("content"), str)]
+    kept = kept[-2 * HISTORY_TURNS :]
+    return [{"role": m["role"], "content": _strip_notes(m["content"])[:HISTORY_CHARS]} for m in kept]
+
+
+def _strip_notes(text: str) -> str:
+    # The disclaimer and redirect are for the reader; repeating them to the model wastes its window.
+    for fixed in (safety.DISCLAIMER, safety.PERSONAL_REDIRECT):
+        text = text.replace(fixed, "")
+    return text.strip()

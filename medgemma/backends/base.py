@@ -1,0 +1,94 @@
+"""The one interface every text generator implements, and a cooperative stop signal."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Sequence
+
+from ..config import GenerationParams
+from ..types import Message
+
+
+class StopSignal:
+    """Set by the UI's Stop button (or a disconnected client); a backend checks it between tokens."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the status line shows about the loaded engine."""
+
+    backend: str
+    model: str
+    device: str = "cpu"
+    precision: str = ""
+    adapter: str = ""
+    memory_mb: float = 0.0
+
+    def line(self) -> str:
+        parts = [self.backend, self.model, self.device]
+        if self.precision:
+            parts.append(self.precision)
+        parts.append(f"adapter: {self.adapter or 'none'}")
+        if self.memory_mb:
+            parts.append(f"{self.memory_mb:,.0f} MB")
+        return " · ".join(parts)
+
+
+class ChatBackend(ABC):
+    """Turns chat messages into streamed text deltas."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def stream(
+        self, messages: Sequence[Message], params: GenerationParams, stop: StopSignal | None = None
+    ) -> Iterator[str]:
+        """Yield text pieces as they are generated; ends early when `stop` is set."""
+
+    def generate(self, messages: Sequence[Message], params: GenerationParams) -> str:
+        """The whole answer at once: by contract, the join of `stream`."""
+        return "".join(self.stream(messages, params))
+
+    @abstractmethod
+    def info(self) -> BackendInfo:
+        """Model, device, precision and adapter, for the status line."""
+
+    def close(self) -> None:
+        """Release the model. The backend must not be used afterwards."""
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Text before the first stop string, and whether one was found."""
+    cut = len(text)
+    for s in stops:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut], cut < len(text)
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """How many trailing characters could be the start of a stop string and must wait for more text."""
+    keep = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:n]):
+                keep = max(keep, n)
+                break
+    return keep

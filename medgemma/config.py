@@ -1,0 +1,141 @@
+"""Typed configuration with defaults and help text.
+
+`AppConfig.from_env()` is the one place environment variables are read; everything else receives config
+objects. The CLI builds its flags from the same dataclasses (`field_help`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _help(text: str, default: Any) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling settings shared by every backend."""
+
+    max_new_tokens: int = _help("Most tokens to generate for one answer.", 256)
+    temperature: float = _help("0 gives the most likely token every time (deterministic).", 0.0)
+    top_p: float = _help("Sample only from the most likely tokens whose probabilities add up to this.", 0.95)
+    repeat_penalty: float = _help("Above 1 discourages repeating the same words.", 1.1)
+    seed: int = _help("Random seed, so the same settings give the same text.", 0)
+    stop: tuple[str, ...] = _help("Generation ends before any of these strings.", ())
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 8192:
+            raise InputError("max_new_tokens must be between 1 and 8192.")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise InputError("temperature must be between 0 and 2.")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InputError("top_p must be in (0, 1].")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How passages are found for a question."""
+
+    index: str = _help("Name of the index folder under indices/ (built from the corpus on first use).", "default")
+    k: int = _help("How many passages to give the model.", 4)
+    mode: str = _help("'hybrid' (dense + BM25, fused by reciprocal rank) or 'dense'.", "hybrid")
+    min_score: float = _help("Drop dense matches with cosine similarity below this.", 0.2)
+    chunk_size: int = _help("Characters per chunk when ingesting.", 800)
+    chunk_overlap: int = _help("Characters shared by neighbouring chunks.", 150)
+    context_chars: int = _help("Most characters of passages put into one prompt.", 2400)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.k <= 20:
+            raise InputError("k must be between 0 and 20.")
+        if self.mode not in ("hybrid", "dense"):
+            raise InputError("retrieval mode must be 'hybrid' or 'dense'.")
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which engine generates text, and with which model."""
+
+    backend: str = _help("'gguf' (llama.cpp on CPU), 'hf' (transformers + PEFT) or 'openai' (a server).", "gguf")
+    model: str = _help("GGUF file, Hub id or local folder; empty means the embedded Gemma 3 270M.", "")
+    adapter: str = _help("LoRA adapter name under adapters/ (empty for none).", "")
+    n_ctx: int = _help("Context window in tokens (GGUF).", 2048)
+    threads: int = _help("CPU threads for generation (0 = all cores).", 0)
+    prompt_style: str = _help("'chat' (Gemma turns) or 'document' (a layout an untuned base model continues).", "chat")
+    device: str = _help("'auto', 'cpu', 'cuda' or 'mps' (hf).", "auto")
+    quantization: str = _help("'none', '4bit' or '8bit' (hf; needs CUDA and bitsandbytes).", "none")
+    base_url: str = _help("OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (openai).", "")
+    api_key: str = _help("API key for the server (openai).", "")
+    api_model: str = _help("Model name the server expects (openai).", "")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the app needs to start."""
+
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    generation: GenerationParams = field(default_factory=GenerationParams)
+    cache_dir: Path = _help("Where converted models and built indices are cached.", ROOT / "cache")
+    indices_dir: Path = _help("Folder holding the indices.", ROOT / "indices")
+    adapters_dir: Path = _help("Folder holding LoRA adapters.", ROOT / "adapters")
+    max_message_chars: int = _help("Longest question accepted.", 4000)
+    host: str = _help("Address the app listens on.", "127.0.0.1")
+    port: int = _help("Port the app listens on.", 7860)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "AppConfig":
+        """Build the config from MEDGEMMA_* variables (see README), everything else at its default."""
+        env = dict(os.environ if env is None else env)
+        cfg = cls()
+        backend = _override(cfg.backend, env, "MEDGEMMA_")
+        retrieval = _override(cfg.retrieval, env, "MEDGEMMA_")
+        generation = _override(cfg.generation, env, "MEDGEMMA_")
+        top = {}
+        for name in ("cache_dir", "indices_dir", "adapters_dir", "max_message_chars", "host", "port"):
+            key = "MEDGEMMA_" + name.upper()
+            if key in env:
+                top[name] = _convert(getattr(cfg, name), env[key], key)
+        if "GRADIO_SERVER_NAME" in env and "host" not in top:
+            top["host"] = env["GRADIO_SERVER_NAME"]
+        if "GRADIO_SERVER_PORT" in env and "port" not in top:
+            top["port"] = _convert(cfg.port, env["GRADIO_SERVER_PORT"], "GRADIO_SERVER_PORT")
+        return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, **top)
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Help text of each field of a config dataclass, for the CLI and the UI."""
+    return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+def _convert(current: Any, raw: str, key: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, Path):
+            return Path(raw).expanduser()
+        if isinstance(current, tuple):
+            return tuple(s for s in raw.split("|") if s)
+    except ValueError as exc:
+        raise InputError(f"{key}={raw!r} is not a valid {type(current).__name__}.") from exc
+    return raw
+
+
+def _override(obj: Any, env: dict[str, str], prefix: str) -> Any:
+    changes = {}
+    for f in fields(obj):
+        key = prefix + f.name.upper()
+        if key in env:
+            changes[f.name] = _convert(getattr(obj, f.name), env[key], key)
+    return replace(obj, **changes) if changes else obj

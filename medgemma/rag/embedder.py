@@ -1,0 +1,44 @@
+"""Sentence embeddings for retrieval: a thin wrapper over sentence-transformers that returns unit vectors.
+
+It loads local folders only (the packaged MiniLM by default), so nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..assets import DEFAULT_EMBEDDER, default_embedder_path
+from ..errors import InputError, require
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors, so inner product equals cosine similarity."""
+
+    def __init__(self, name: str = DEFAULT_EMBEDDER, path: Path | None = None, device: str = "cpu") -> None:
+        self.name = name
+        self.path = path or (default_embedder_path() if name == DEFAULT_EMBEDDER else Path(name))
+        if not self.path.is_dir():
+            raise InputError(f"Embedder folder {self.path} does not exist; give a local sentence-transformers folder.")
+        st = require("sentence_transformers", "sentence-transformers", "Retrieval")
+        self._model = st.SentenceTransformer(str(self.path), device=device, local_files_only=True)  # type: ignore[attr-defined]
+        self.dim = int(self._model.get_embedding_dimension())
+        # SentenceTransformer.encode is not documented as thread-safe; the app serves several users.
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Return a (len(texts), dim) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

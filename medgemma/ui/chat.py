@@ -1,0 +1,171 @@
+"""The chat tab: streamed answers, the citation panel, the safety banner, settings and the status line.
+
+Handlers check their inputs, make one call to the Assistant and yield what to show.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import gradio as gr
+
+from .. import safety
+from ..assistant import Partial
+from ..backends.base import StopSignal
+from ..config import GenerationParams
+from ..errors import MedGemmaError
+from ..runtime import Runtime
+from ..types import Message, Reply
+from .render import safety_banner, sources_panel
+
+EXAMPLES = [
+    "What are the warning signs of a stroke?",
+    "How does paracetamol overdose damage the liver?",
+    "What does pneumonia look like on a chest X-ray?",
+    "Why should antibiotics not be used for colds?",
+    "What are the symptoms of sepsis?",
+    "How do vaccines train the immune system?",
+]
+
+
+class StopSignals:
+    """One stop signal per browser session, so Stop ends only that visitor's answer."""
+
+    def __init__(self) -> None:
+        self._signals: dict[str, StopSignal] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> StopSignal:
+        with self._lock:
+            if len(self._signals) > 10_000:  # forget old sessions rather than grow without bound
+                self._signals.clear()
+            return self._signals.setdefault(session, StopSignal())
+
+
+def text_of(content: Any) -> str:
+    """The text of a Gradio message content (a string or a list of typed parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, (list, tuple)):
+        return "\n".join(text_of(c) for c in content if not isinstance(c, dict) or c.get("type", "text") == "text")
+    return ""
+
+
+def to_messages(history: list[dict[str, Any]] | None) -> list[Message]:
+    """Gradio chat history as plain role/content messages."""
+    out: list[Message] = []
+    for m in history or []:
+        role = m.get("role")
+        if role in ("user", "assistant"):
+            out.append({"role": role, "content": text_of(m.get("content"))})
+    return out
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """A reply as plain JSON: answer text, verdict and every passage with its number and whether it is cited."""
+    return {
+        "answer": reply.text,
+        "verdict": {"action": reply.verdict.action, "category": reply.verdict.category},
+        "citations": [
+            {"n": n, "id": p.id, "title": p.title, "source": p.source, "url": p.url, "score": p.score,
+             "text": p.text, "cited": n in reply.cited}
+            for n, p in enumerate(reply.passages, 1)
+        ],
+        "flags": list(reply.flags),
+    }
+
+
+def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
+    """Add the chat components and events to the current Blocks."""
+    signals = StopSignals()
+    cfg = runtime.cfg
+
+    banner = gr.HTML(safety_banner(safety.POLICY), elem_id="mg-banner")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            chatbot = gr.Chatbot(label="Chat", height=520, elem_id="mg-chat", buttons=["copy"],
+                                 placeholder="Ask a medical question. Answers cite their sources like [1].")
+            with gr.Row():
+                box = gr.Textbox(placeholder="Type a question and press Enter", show_label=False, scale=5,
+                                 max_lines=6, elem_id="mg-question", max_length=cfg.max_message_chars)
+                send = gr.Button("Ask", variant="primary", scale=1, elem_id="mg-ask")
+                stop = gr.Button("Stop", variant="stop", scale=1, elem_id="mg-stop")
+            gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
+        with gr.Column(scale=2, min_width=280):
+            gr.Markdown("### Sources")
+            sources = gr.HTML(sources_panel([]), elem_id="mg-sources")
+    with gr.Accordion("Settings", open=False):
+        with gr.Row():
+            k = gr.Slider(0, 10, value=cfg.retrieval.k, step=1, label="Passages (k)",
+                          info="How many retrieved passages the model reads.")
+            rag = gr.Checkbox(value=True, label="Answer from sources (RAG)",
+                              info="Off: the model answers from its own memory, without citations.")
+            temperature = gr.Slider(0.0, 1.5, value=cfg.generation.temperature, step=0.05, label="Temperature",
+                                    info="0 always picks the most likely word; higher is more varied.")
+            max_tokens = gr.Slider(16, 1024, value=cfg.generation.max_new_tokens, step=16, label="Max new tokens")
+        status = gr.Markdown("Backend: loading…", elem_id="mg-status")
+
+    def respond(
+        message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        past = to_messages(history)
+        try:
+            assistant = runtime.assistant()
+            question = assistant.check_input(message)
+            params = GenerationParams(
+                max_new_tokens=int(max_new), temperature=float(temp), top_p=cfg.generation.top_p,
+                repeat_penalty=cfg.generation.repeat_penalty, seed=cfg.generation.seed,
+            )
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+        signal = signals.get(request.session_hash or "")
+        signal.clear()
+        shown: list[dict[str, Any]] = [*past, {"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        try:
+            for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params, stop=signal):
+                shown[-1]["content"] = item.text
+                if isinstance(item, Partial):
+                    yield shown, sources_panel(item.passages), gr.update(), ""
+                else:
+                    yield _final(item, shown)
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def _final(reply: Reply, shown: list[dict[str, Any]]) -> tuple[Any, ...]:
+        return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict), ""
+
+    def request_stop(request: gr.Request) -> None:
+        signals.get(request.session_hash or "").set()
+
+    def show_status() -> str:
+        try:
+            return "**Backend:** " + runtime.assistant().backend.info().line()
+        except MedGemmaError as exc:
+            return f"**Backend failed to load:** {exc}"
+
+    inputs = [box, chatbot, k, rag, temperature, max_tokens]
+    outputs = [chatbot, sources, banner, box]
+    # Several chats may run at once: emergency and refusal replies must not wait behind a generation
+    # (the backend serialises model access itself).
+    box.submit(respond, inputs, outputs, concurrency_limit=8, api_visibility="private")
+    send.click(respond, inputs, outputs, concurrency_limit=8, api_visibility="private")
+    stop.click(request_stop, None, None, queue=False, api_visibility="private")
+    chatbot.clear(lambda: (sources_panel([]), safety_banner(safety.POLICY)), None, [sources, banner],
+                  api_visibility="private")
+    demo.load(show_status, None, status, api_visibility="private")
+    # Refreshed after each answer too: memory grows once the model has loaded.
+    chatbot.change(show_status, None, status, api_visibility="private", queue=False)
+
+    def ask(question: str, k: int = 4, rag: bool = True) -> dict[str, Any]:
+        """Answer one question from the sources; returns the answer, its citations and the safety verdict."""
+        try:
+            reply = runtime.assistant().answer(question, k=int(k), rag=bool(rag))
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+        return reply_json(reply)
+
+    gr.api(ask, api_name="ask", concurrency_limit=8)

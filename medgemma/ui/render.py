@@ -1,0 +1,70 @@
+"""HTML for the citation panel and the safety banner. Everything from a passage is escaped."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+from urllib.parse import urlparse
+
+from ..types import Passage, Verdict
+
+BANNER_CLASS = {"answer": "ok", "educate": "personal", "emergency": "emergency", "refuse": "refused"}
+
+
+def safety_banner(policy: str, verdict: Verdict | None = None) -> str:
+    """The always-visible banner; it turns red for emergencies and amber for personal questions."""
+    kind = BANNER_CLASS.get(verdict.action, "ok") if verdict else "ok"
+    extra = ""
+    if verdict is not None and verdict.action in ("emergency", "educate", "refuse"):
+        label = {"emergency": "Emergency", "educate": "Personal question", "refuse": "Request declined"}[verdict.action]
+        extra = f'<div class="mg-banner-note"><strong>{label}.</strong> {html.escape(verdict.message)}</div>'
+    return (
+        f'<div id="mg-safety-banner" class="mg-banner mg-{kind}" role="note">'
+        f'<strong>Educational use only.</strong> {html.escape(policy)}{extra}</div>'
+    )
+
+
+def _safe_url(url: str) -> str:
+    parsed = urlparse(url)
+    return url if parsed.scheme in ("http", "https") and parsed.netloc else ""
+
+
+def sources_panel(passages: Sequence[Passage], cited: Sequence[int] = ()) -> str:
+    """One card per passage: number, title, source link, score and the quoted text; cited ones open."""
+    if not passages:
+        return '<div class="mg-sources mg-empty">No sources were used for this answer.</div>'
+    cited_set = set(cited)
+    cards = []
+    for n, p in enumerate(passages, 1):
+        url = _safe_url(p.url)
+        source = html.escape(p.source or "source")
+        link = f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{source}</a>' if url else source
+        page = f" · page {p.page}" if p.page else ""
+        reviewed = p.meta.get("reviewed", "")
+        reviewed = f" · reviewed {html.escape(reviewed)}" if reviewed else ""
+        state = " open" if n in cited_set else ""
+        mark = '<span class="mg-cited">cited</span>' if n in cited_set else ""
+        cards.append(
+            f'<details class="mg-source" id="mg-source-{n}"{state}>'
+            f'<summary><span class="mg-num">[{n}]</span> {html.escape(p.title or p.id)} {mark}</summary>'
+            f'<div class="mg-meta">{link}{page}{reviewed} · similarity {p.score:.2f}</div>'
+            f'<blockquote>{html.escape(p.text)}</blockquote></details>'
+        )
+    return '<div class="mg-sources">' + "".join(cards) + "</div>"
+
+
+CSS = """
+.mg-banner { padding: 10px 14px; border-radius: 8px; border: 1px solid #9ec5fe; background: #e7f1ff; color: #052c65; }
+.mg-banner.mg-emergency { background: #f8d7da; border-color: #dc3545; color: #58151c; }
+.mg-banner.mg-personal { background: #fff3cd; border-color: #ffc107; color: #664d03; }
+.mg-banner.mg-refused { background: #e2e3e5; border-color: #6c757d; color: #2b2f32; }
+.mg-banner-note { margin-top: 6px; }
+.mg-sources { display: flex; flex-direction: column; gap: 8px; max-height: 560px; overflow-y: auto; }
+.mg-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; }
+.mg-source summary { cursor: pointer; font-weight: 600; }
+.mg-num { color: var(--color-accent); }
+.mg-cited { font-size: 0.75em; background: #d1e7dd; color: #0a3622; border-radius: 4px; padding: 1px 5px; margin-left: 4px; }
+.mg-meta { font-size: 0.85em; opacity: 0.8; margin: 4px 0; }
+.mg-source blockquote { margin: 4px 0; font-size: 0.92em; }
+.mg-empty { opacity: 0.7; font-style: italic; }
+"""

@@ -1,0 +1,42 @@
+"""Shared fixtures: a small index over hand-written passages, built with the hashing embedder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fakes import HashEmbedder  # noqa: E402
+
+from medgemma.rag.retriever import Retriever  # noqa: E402
+from medgemma.types import Chunk  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+PASSAGES = [
+    Chunk("stroke-1", "Stroke signs include face drooping, arm weakness and slurred speech. Call emergency services.",
+          "Stroke: warning signs", "NHS", "https://www.nhs.uk/conditions/stroke/"),
+    Chunk("asthma-1", "Asthma is a long-term lung condition that causes wheezing, cough and breathlessness.",
+          "Asthma: what it is", "NHS", "https://www.nhs.uk/conditions/asthma/"),
+    Chunk("para-1", "Paracetamol overdose can cause serious liver damage, even when a person feels well at first.",
+          "Paracetamol safety", "MedlinePlus", "https://medlineplus.gov/druginfo/meds/a681004.html"),
+    Chunk("vacc-1", "Vaccines train the immune system to recognise a germ without causing the disease.",
+          "Vaccines: how they work", "WHO", "https://www.who.int/health-topics/vaccines-and-immunization"),
+    Chunk("pneu-1", "On a chest X-ray, pneumonia often shows as consolidation, a white patch with air bronchograms.",
+          "Pneumonia on chest X-ray", "MedlinePlus", "https://medlineplus.gov/pneumonia.html"),
+]
+
+
+@pytest.fixture
+def small_index(tmp_path: Path) -> Retriever:
+    return Retriever.build(PASSAGES, tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
