@@ -1,0 +1,1 @@
+"""Retrieval: loading documents, chunking them, indexing chunks and searching the index."""
