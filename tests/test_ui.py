@@ -1,0 +1,76 @@
+"""The Gradio app on a scripted backend: it launches, answers through the API and rejects bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import PASSAGES
+from fakes import FakeBackend, HashEmbedder
+
+from medgemma.assistant import Assistant
+from medgemma.config import AppConfig
+from medgemma.rag.retriever import Retriever
+from medgemma.runtime import Runtime
+from medgemma.types import Passage
+from medgemma.ui import build_ui
+from medgemma.ui.chat import text_of, to_messages
+from medgemma.ui.render import safety_banner, sources_panel
+
+
+class FakeRuntime(Runtime):
+    def __init__(self, assistant: Assistant) -> None:
+        super().__init__(AppConfig())
+        self._assistant = assistant
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    index = Retriever.build(PASSAGES, tmp_path_factory.mktemp("ui") / "idx", HashEmbedder())  # type: ignore[arg-type]
+    demo = build_ui(FakeRuntime(Assistant(FakeBackend(), index)))
+    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_api_answers_with_citations(client) -> None:  # type: ignore[no-untyped-def]
+    result = client.predict("What are the signs of a stroke?", 3, True, api_name="/ask")
+    assert result["verdict"]["action"] == "answer"
+    assert result["citations"] and any(c["cited"] for c in result["citations"])
+    assert [c["n"] for c in result["citations"]] == list(range(1, len(result["citations"]) + 1))
+
+
+def test_api_emergency_and_bad_input(client) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    result = client.predict("I want to end my life tonight", 3, True, api_name="/ask")
+    assert result["verdict"]["action"] == "emergency" and not result["citations"]
+    with pytest.raises(AppError, match="type a question"):
+        client.predict("   ", 3, True, api_name="/ask")
+    with pytest.raises(AppError, match="limit"):
+        client.predict("x" * 100_000, 3, True, api_name="/ask")
+
+
+def test_sources_panel_escapes_and_links() -> None:
+    evil = Passage("x", "<script>alert(1)</script> text", "<b>Title</b>", "NHS", "javascript:alert(1)", 0.5)
+    good = Passage("y", "Plain text", "Asthma", "NHS", "https://www.nhs.uk/conditions/asthma/", 0.7)
+    html = sources_panel([evil, good], cited=[2])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+    assert 'href="https://www.nhs.uk/conditions/asthma/"' in html
+    assert html.count("<details") == 2 and html.count(" open>") == 1
+
+
+def test_banner_is_always_there() -> None:
+    assert "Educational use only" in safety_banner("policy")
+
+
+def test_gradio_history_is_read_as_plain_messages() -> None:
+    history = [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+               {"role": "assistant", "content": "hello"}, {"role": "system", "content": "x"}]
+    assert to_messages(history) == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    assert text_of(None) == ""
