@@ -21,6 +21,10 @@ from .types import Message, Passage, Reply
 # the sources matter more than the conversation.
 HISTORY_TURNS = 2
 HISTORY_CHARS = 400
+# Room kept for the instruction, question and turn markers, and a cautious characters-per-token figure for
+# English medical text (Gemma's tokenizer averages about 4): together they keep the prompt inside n_ctx.
+PROMPT_OVERHEAD_TOKENS = 300
+CHARS_PER_TOKEN = 3.5
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,24 @@ class Assistant:
             )
         return text
 
-    def retrieve(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> list[Passage]:
-        """Passages for `question`; a follow-up searches together with the previous user question."""
+    def context_budget(self, params: GenerationParams | None = None) -> int:
+        """Characters of passages that fit: the configured cap, or less when the model's window is small."""
+        budget = self.retrieval.context_chars
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        if isinstance(n_ctx, int) and n_ctx > 0:
+            max_new = (params or self.generation).max_new_tokens
+            room = n_ctx - max_new - PROMPT_OVERHEAD_TOKENS
+            budget = min(budget, max(0, int(room * CHARS_PER_TOKEN)))
+        return budget
+
+    def retrieve(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        params: GenerationParams | None = None,
+    ) -> list[Passage]:
+        """Passages for `question` that fit the model's window; a follow-up also searches with the previous question."""
         k = self.retrieval.k if k is None else k
         if self.retriever is None or k <= 0:
             return []
@@ -71,7 +91,7 @@ class Assistant:
             # Follow-ups ("and how is it treated?") name their subject only in the earlier question.
             query = f"{previous[-1][-HISTORY_CHARS:]} {question}"
         found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
-        return fit_passages(found, self.retrieval.context_chars)
+        return fit_passages(found, self.context_budget(params))
 
     def stream(
         self,
@@ -89,13 +109,14 @@ class Assistant:
         if verdict.blocks_model:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return
-        passages = tuple(self.retrieve(text, history, k) if rag else ())
+        params = params or self.generation
+        passages = tuple(self.retrieve(text, history, k, params) if rag else ())
         note = ""
         if verdict.action == "educate":
             note = "The reader asks about their own case: explain the general facts and send them to a clinician."
         messages = build_messages(text, passages, _trim_history(history), note=note)
         generated = ""
-        for delta in self.backend.stream(messages, params or self.generation, stop):
+        for delta in self.backend.stream(messages, params, stop):
             generated += delta
             yield Partial(generated, passages)
         checked = safety.check_answer(generated, passages)
@@ -106,17 +127,12 @@ class Assistant:
 
     def answer(self, question: str, history: Sequence[Message] = (), **kwargs: object) -> Reply:
         """The final reply of `stream`."""
-        last: Partial | Reply | None = None
-        for last in self.stream(question, history, **kwargs):  # type: ignore[arg-type]
-            pass
-        if not isinstance(last, Reply):  # a backend that raised mid-way never gets here
-            raise InputError("No reply was produced.")
-        return last
+        *_, last = self.stream(question, history, **kwargs)  # type: ignore[arg-type]
+        return last  # type: ignore[return-value]  # a stream always ends with its Reply
 
     def with_backend(self, backend: ChatBackend) -> "Assistant":
         """The same assistant on another backend (the caller closes the old one)."""
-        new = Assistant(backend, self.retriever, self.retrieval, self.generation, self.max_message_chars)
-        return new
+        return Assistant(backend, self.retriever, self.retrieval, self.generation, self.max_message_chars)
 
     def with_retrieval(self, **changes: object) -> "Assistant":
         """The same assistant with some retrieval settings changed (k, mode, min_score...)."""

@@ -109,3 +109,14 @@ def test_max_new_tokens_is_passed_to_the_backend(small_index: Retriever) -> None
     assistant, _ = _assistant(small_index, " ".join(f"w{i}" for i in range(100)))
     reply = assistant.answer("What is asthma?", params=GenerationParams(max_new_tokens=5))
     assert "w5" not in reply.text and "w4" in reply.text
+
+
+def test_passages_shrink_to_fit_a_small_window(small_index: Retriever) -> None:
+    assistant, backend = _assistant(small_index)
+    backend.n_ctx = 2048  # type: ignore[attr-defined]
+    roomy = assistant.retrieve("stroke asthma vaccines x-ray paracetamol", k=5)
+    backend.n_ctx = 620  # type: ignore[attr-defined]
+    tight = assistant.retrieve("stroke asthma vaccines x-ray paracetamol", k=5,
+                               params=GenerationParams(max_new_tokens=256))
+    assert sum(len(p.text) for p in tight) <= assistant.context_budget(GenerationParams(max_new_tokens=256)) + 4
+    assert len(tight) < len(roomy)

@@ -1,0 +1,52 @@
+"""Screenshots of the running app in headless Chromium (Debian's), driven by Playwright.
+
+    python scripts/screenshot.py [URL] [--out docs/screenshot.png] [--question "..."]
+
+Asks one question, waits for the answer to finish streaming, opens the first cited source and saves a
+full-page PNG. Uses /usr/bin/chromium: Playwright's own browser download is never needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("url", nargs="?", default="http://127.0.0.1:7860/")
+    ap.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
+    ap.add_argument("--question", default="What are the warning signs of a stroke?")
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--timeout", type=float, default=180.0, help="Seconds to wait for the answer.")
+    args = ap.parse_args()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(args.url, wait_until="networkidle")
+        page.locator("#mg-question textarea").fill(args.question)
+        page.locator("#mg-ask").click()
+        # The answer is final when the sources panel has cards and the Ask button is usable again.
+        page.wait_for_selector("#mg-sources details", timeout=args.timeout * 1000)
+        page.wait_for_function(
+            "() => !document.querySelector('#mg-chat .pending') && "
+            "!document.querySelector('#mg-chat [class*=generating]')",
+            timeout=args.timeout * 1000,
+        )
+        page.wait_for_timeout(1500)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.out), full_page=True)
+        browser.close()
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
