@@ -5,11 +5,14 @@ Knows how to assemble an `Assistant` from an `AppConfig`; knows nothing about Gr
 
 from __future__ import annotations
 
+import gc
 import threading
+from dataclasses import replace
 
 from .assistant import Assistant
-from .backends import load_backend
-from .config import AppConfig
+from .backends import ChatBackend, load_backend
+from .config import AppConfig, BackendConfig
+from .errors import MedGemmaError
 from .rag.indexes import open_index
 
 
@@ -37,17 +40,52 @@ class Runtime:
 
         def run() -> None:
             try:
-                a = self.assistant()
-                warm = getattr(a.backend, "count_tokens", None)
-                if warm is not None:
-                    warm("warm up")
+                _warm(self.assistant().backend)
             except Exception:  # noqa: BLE001 - the first real question reports the error to the user
                 pass
 
         threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+    def switch_backend(self, backend: BackendConfig) -> str:
+        """Serve `backend` from now on, releasing the previous model. Returns a line saying what happened.
+
+        The new backend is loaded before the old one is closed. If it cannot load (say a 4-bit model on a
+        machine without CUDA), the message says why and the app serves GGUF on the CPU: the previous
+        backend if it was one, else the embedded default.
+        """
+        try:
+            new = load_backend(replace(self.cfg, backend=backend))
+            _warm(new)
+        except MedGemmaError as exc:
+            if self.cfg.backend.backend == "gguf":
+                return f"Could not switch to {backend.backend}: {exc} Still serving GGUF on the CPU."
+            fallback = BackendConfig(n_ctx=self.cfg.backend.n_ctx, threads=self.cfg.backend.threads)
+            note = self.switch_backend(fallback)
+            return f"Could not switch to {backend.backend}: {exc} Fell back to GGUF on the CPU. {note}"
+        self._install(replace(self.cfg, backend=backend), new)
+        return f"Switched to {new.info().line()}"
+
+    def _install(self, cfg: AppConfig, backend: ChatBackend) -> None:
+        with self._lock:
+            old = self._assistant
+            self.cfg = cfg
+            if old is None:
+                retriever = open_index(cfg.retrieval.index, cfg)
+                self._assistant = Assistant(backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars)
+            else:
+                self._assistant = old.with_backend(backend)
+                old.backend.close()
+        gc.collect()  # the old model's memory is released now rather than at some later collection
 
     def close(self) -> None:
         with self._lock:
             if self._assistant is not None:
                 self._assistant.backend.close()
                 self._assistant = None
+
+
+def _warm(backend: object) -> None:
+    # Backends load lazily; tokenising a word forces the load, so errors surface here and not mid-chat.
+    count = getattr(backend, "count_tokens", None)
+    if count is not None:
+        count("warm up")

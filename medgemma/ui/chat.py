@@ -17,6 +17,7 @@ from ..config import GenerationParams
 from ..errors import MedGemmaError
 from ..runtime import Runtime
 from ..types import Message, Reply
+from .models import build_model_panel
 from .render import safety_banner, sources_panel
 
 EXAMPLES = [
@@ -94,6 +95,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
                 send = gr.Button("Ask", variant="primary", scale=1, elem_id="mg-ask")
                 stop = gr.Button("Stop", variant="stop", scale=1, elem_id="mg-stop")
             gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
+            status = gr.Markdown("**Backend:** loading…", elem_id="mg-status")
         with gr.Column(scale=2, min_width=280):
             gr.Markdown("### Sources")
             sources = gr.HTML(sources_panel([]), elem_id="mg-sources")
@@ -106,7 +108,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
             temperature = gr.Slider(0.0, 1.5, value=cfg.generation.temperature, step=0.05, label="Temperature",
                                     info="0 always picks the most likely word; higher is more varied.")
             max_tokens = gr.Slider(16, 1024, value=cfg.generation.max_new_tokens, step=16, label="Max new tokens")
-        status = gr.Markdown("Backend: loading…", elem_id="mg-status")
+    build_model_panel(runtime, status)
 
     def respond(
         message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,
@@ -124,12 +126,13 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
             raise gr.Error(str(exc)) from exc
         signal = signals.get(request.session_hash or "")
         signal.clear()
+        default_banner = safety_banner(safety.POLICY)
         shown: list[dict[str, Any]] = [*past, {"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         try:
             for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params, stop=signal):
                 shown[-1]["content"] = item.text
                 if isinstance(item, Partial):
-                    yield shown, sources_panel(item.passages), gr.update(), ""
+                    yield shown, sources_panel(item.passages), default_banner, ""
                 else:
                     yield _final(item, shown)
         except MedGemmaError as exc:
@@ -151,14 +154,14 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
     outputs = [chatbot, sources, banner, box]
     # Several chats may run at once: emergency and refusal replies must not wait behind a generation
     # (the backend serialises model access itself).
-    box.submit(respond, inputs, outputs, concurrency_limit=8, api_visibility="private")
-    send.click(respond, inputs, outputs, concurrency_limit=8, api_visibility="private")
+    for trigger in (box.submit, send.click):
+        # The status line is refreshed after each answer: memory grows once the model has loaded.
+        trigger(respond, inputs, outputs, concurrency_limit=8, api_visibility="private").then(
+            show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.clear(lambda: (sources_panel([]), safety_banner(safety.POLICY)), None, [sources, banner],
                   api_visibility="private")
     demo.load(show_status, None, status, api_visibility="private")
-    # Refreshed after each answer too: memory grows once the model has loaded.
-    chatbot.change(show_status, None, status, api_visibility="private", queue=False)
 
     def ask(question: str, k: int = 4, rag: bool = True) -> dict[str, Any]:
         """Answer one question from the sources; returns the answer, its citations and the safety verdict."""

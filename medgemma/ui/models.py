@@ -1,0 +1,61 @@
+"""The model panel: choose backend, model and adapter while the app runs; the status line shows the result."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import gradio as gr
+
+from ..backends import BACKENDS
+from ..config import BackendConfig, field_help
+from ..runtime import Runtime
+
+
+def adapter_names(runtime: Runtime) -> list[str]:
+    """Adapter folders under adapters/ (any folder holding adapter files)."""
+    root = runtime.cfg.adapters_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = False) -> None:
+    """Add the backend switcher to the current Blocks. `locked` shows it read-only (public mode)."""
+    h = field_help(BackendConfig)
+    b = runtime.cfg.backend
+    with gr.Accordion("Model", open=False):
+        with gr.Row():
+            backend = gr.Radio(list(BACKENDS), value=b.backend, label="Backend", info=h["backend"],
+                               interactive=not locked)
+            model = gr.Textbox(value=b.model, label="Model", info=h["model"], interactive=not locked)
+            adapter = gr.Dropdown(["", *adapter_names(runtime)], value=b.adapter, label="Adapter",
+                                  info=h["adapter"], interactive=not locked, allow_custom_value=False)
+        with gr.Row():
+            device = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=b.device, label="Device (hf)",
+                                 info=h["device"], interactive=not locked)
+            quant = gr.Dropdown(["none", "4bit", "8bit"], value=b.quantization, label="Quantization (hf)",
+                                info=h["quantization"], interactive=not locked)
+            style = gr.Dropdown(["chat", "document"], value=b.prompt_style, label="Prompt style",
+                                info=h["prompt_style"], interactive=not locked)
+        with gr.Row():
+            base_url = gr.Textbox(value=b.base_url, label="Server URL (openai)", info=h["base_url"],
+                                  interactive=not locked)
+            api_model = gr.Textbox(value=b.api_model, label="Server model (openai)", info=h["api_model"],
+                                   interactive=not locked)
+            api_key = gr.Textbox(value="", label="API key (openai)", type="password",
+                                 info="Kept in memory for this app only; never logged.", interactive=not locked)
+        load = gr.Button("Load model", interactive=not locked, elem_id="mg-load-model")
+
+    def switch(backend_: str, model_: str, adapter_: str, device_: str, quant_: str, style_: str,
+               url_: str, api_model_: str, key_: str) -> str:
+        current = runtime.cfg.backend
+        wanted = replace(
+            current, backend=backend_, model=model_.strip(), adapter=adapter_ or "", device=device_,
+            quantization=quant_, prompt_style=style_, base_url=url_.strip(), api_model=api_model_.strip(),
+            api_key=key_ or current.api_key,
+        )
+        return "**Backend:** " + runtime.switch_backend(wanted)
+
+    if not locked:
+        load.click(switch, [backend, model, adapter, device, quant, style, base_url, api_model, api_key], status,
+                   concurrency_limit=1, api_visibility="private")
