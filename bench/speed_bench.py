@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from medgemma.assistant import Assistant, Partial  # noqa: E402
 from medgemma.config import AppConfig, GenerationParams  # noqa: E402
-from medgemma.prompts import GEMMA_STOPS, build_messages, render  # noqa: E402
+from medgemma.prompts import build_messages, render, stops_for  # noqa: E402
 from medgemma.runtime import Runtime  # noqa: E402
 
 QUESTIONS = [
@@ -73,7 +73,7 @@ def main() -> None:
     def raw(prompt: str) -> Iterator[str]:
         for out in llm.create_completion(prompt, max_tokens=args.max_tokens, temperature=0.0,
                                          repeat_penalty=params.repeat_penalty, seed=params.seed,
-                                         stop=list(GEMMA_STOPS), stream=True):
+                                         stop=list(stops_for(backend.prompt_style)), stream=True):
             yield out["choices"][0]["text"]
 
     def via_assistant(question: str) -> Iterator[str]:

@@ -6,6 +6,7 @@ retrieves, prompts or filters on its own.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
@@ -132,13 +133,20 @@ class Assistant:
 
     def with_backend(self, backend: ChatBackend) -> "Assistant":
         """The same assistant on another backend (the caller closes the old one)."""
-        return Assistant(backend, self.retriever, self.retrieval, self.generation, self.max_message_chars)
+        return self._copy(backend=backend)
+
+    def with_retriever(self, retriever: Retriever | None) -> "Assistant":
+        """The same assistant answering from another index."""
+        return self._copy(retriever=retriever)
 
     def with_retrieval(self, **changes: object) -> "Assistant":
         """The same assistant with some retrieval settings changed (k, mode, min_score...)."""
-        return Assistant(
-            self.backend, self.retriever, replace(self.retrieval, **changes), self.generation, self.max_message_chars
-        )
+        return self._copy(retrieval=replace(self.retrieval, **changes))
+
+    def _copy(self, **changes: object) -> "Assistant":
+        new = copy.copy(self)
+        new.__dict__.update(changes)
+        return new
 
 
 def _trim_history(history: Sequence[Message]) -> list[Message]:

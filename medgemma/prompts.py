@@ -28,6 +28,8 @@ NO_CONTEXT_PROMPT = (
 TURN_START = "<start_of_turn>"
 TURN_END = "<end_of_turn>"
 GEMMA_STOPS: tuple[str, ...] = (TURN_END, "<start_of_turn>user", "<eos>")
+# A base model continuing a reference sheet goes on to invent the next question: stop there.
+DOCUMENT_STOPS: tuple[str, ...] = ("\nQuestion:", "\nSources:", "\n\n\n")
 
 # The shortest passage worth quoting: below this a trimmed passage is dropped rather than cut further.
 MIN_PASSAGE_CHARS = 200
@@ -48,7 +50,25 @@ STYLES = {
         "A plain reference-sheet layout that a base (untuned) model continues: sources, question, then "
         "'Answer (cite sources by number):'.",
     ),
+    "fewshot": PromptStyle(
+        "fewshot",
+        "The document layout preceded by one worked example (sources, question, a short cited answer), so "
+        "a base model sees the pattern it should continue.",
+    ),
 }
+
+# One worked example for the fewshot style: short, so it costs about 150 prompt tokens.
+FEWSHOT_EXAMPLE = """Sources:
+[1] Dehydration (NHS)
+Dehydration means the body loses more fluid than it takes in. Signs include thirst, dark yellow urine, dizziness and passing little urine.
+[2] Hand washing (CDC)
+Washing hands with soap and water for at least 20 seconds removes many germs.
+
+Question: What are the signs of dehydration?
+
+Answer (cite sources by number, like [1]): Signs of dehydration include thirst, dark yellow urine, dizziness and passing little urine [1]. It happens when the body loses more fluid than it takes in [1].
+
+"""
 
 
 def fit_passages(passages: Sequence[Passage], budget_chars: int) -> list[Passage]:
@@ -137,8 +157,16 @@ def gemma_document(messages: Sequence[Message]) -> str:
     return f"{system}\n\n{body}\n\nAnswer (cite sources by number, like [1]):"
 
 
+def stops_for(style: str) -> tuple[str, ...]:
+    """Stop strings for a prompt style: Gemma's turn markers, plus the layout's own for document styles."""
+    return GEMMA_STOPS + (DOCUMENT_STOPS if style in ("document", "fewshot") else ())
+
+
 def render(messages: Sequence[Message], style: str = "chat") -> str:
     """The prompt string for a text-completion backend in the given style."""
     if style == "document":
         return gemma_document(messages)
+    if style == "fewshot":
+        system, _, rest = gemma_document(messages).partition("\n\n")
+        return f"{system}\n\n{FEWSHOT_EXAMPLE}{rest}"
     return gemma_chat(messages)

@@ -65,6 +65,15 @@ class Runtime:
         self._install(replace(self.cfg, backend=backend), new)
         return f"Switched to {new.info().line()}"
 
+    def switch_index(self, name: str) -> str:
+        """Answer from index `name` from now on. A missing or corrupt index raises and changes nothing."""
+        retriever = open_index(name, self.cfg)
+        with self._lock:
+            self.cfg = replace(self.cfg, retrieval=replace(self.cfg.retrieval, index=name))
+            if self._assistant is not None:
+                self._assistant = self._assistant.with_retriever(retriever)
+        return f"Answering from index **{name}** ({len(retriever)} passages)."
+
     def _install(self, cfg: AppConfig, backend: ChatBackend) -> None:
         with self._lock:
             old = self._assistant

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 
 from ..config import GenerationParams
 from ..errors import BackendError, InputError, require
-from ..prompts import GEMMA_STOPS, render
+from ..prompts import render, stops_for
 from ..types import Message
 from .base import BackendInfo, ChatBackend, StopSignal
 
@@ -88,7 +88,7 @@ class GGUFBackend(ChatBackend):
                 top_p=params.top_p,
                 repeat_penalty=params.repeat_penalty,
                 seed=params.seed,
-                stop=list(GEMMA_STOPS) + list(params.stop),
+                stop=list(stops_for(self.prompt_style)) + list(params.stop),
                 stream=True,
             )
             try:

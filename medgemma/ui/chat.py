@@ -17,6 +17,7 @@ from ..config import GenerationParams
 from ..errors import MedGemmaError
 from ..runtime import Runtime
 from ..types import Message, Reply
+from .documents import build_documents_panel
 from .models import build_model_panel
 from .render import safety_banner, sources_panel
 
@@ -109,6 +110,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
                                     info="0 always picks the most likely word; higher is more varied.")
             max_tokens = gr.Slider(16, 1024, value=cfg.generation.max_new_tokens, step=16, label="Max new tokens")
     build_model_panel(runtime, status)
+    build_documents_panel(runtime, status)
 
     def respond(
         message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,

@@ -1,0 +1,71 @@
+"""Switching index and backend while running: failures explain themselves and change nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fakes import FakeBackend, HashEmbedder
+
+from medgemma.assistant import Assistant
+from medgemma.config import AppConfig, BackendConfig
+from medgemma.errors import InputError, MedGemmaError
+from medgemma.rag import indexes
+from medgemma.runtime import Runtime
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    embedder = HashEmbedder()
+    monkeypatch.setattr(indexes, "shared_embedder", lambda name=None: embedder)
+    cfg = replace(AppConfig(), indices_dir=tmp_path / "indices", adapters_dir=tmp_path / "adapters")
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Asthma\n\nAsthma inhalers: relievers open the airways quickly.\n")
+    indexes.build_index([notes], "notes", cfg)
+    rt = Runtime(cfg)
+    rt._assistant = Assistant(FakeBackend(), indexes.open_index("notes", cfg))
+    return rt
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_binary_upload_is_refused_and_indices_are_untouched(runtime: Runtime, tmp_path: Path) -> None:
+    before = _snapshot(runtime.cfg.indices_dir)
+    blob = tmp_path / "scan.txt"
+    blob.write_bytes(b"\x00\x01\x02\xff" * 100)
+    with pytest.raises(InputError, match="scan.txt"):
+        indexes.build_index([blob], "notes", runtime.cfg)
+    assert _snapshot(runtime.cfg.indices_dir) == before
+
+
+def test_switch_to_missing_or_escaping_index_changes_nothing(runtime: Runtime) -> None:
+    before = runtime.assistant()
+    for name in ("nothing-here", "../notes"):
+        with pytest.raises(MedGemmaError):
+            runtime.switch_index(name)
+    assert runtime.assistant() is before and runtime.cfg.retrieval.index != "nothing-here"
+
+
+def test_switch_index_keeps_backend(runtime: Runtime, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("Vaccines train the immune system.")
+    indexes.build_index([other], "other", runtime.cfg)
+    backend = runtime.assistant().backend
+    line = runtime.switch_index("other")
+    assert "other" in line and runtime.assistant().backend is backend
+    assert runtime.assistant().retriever is not None and len(runtime.assistant().retriever) == 1
+
+
+def test_failed_backend_switch_keeps_serving(runtime: Runtime) -> None:
+    before = runtime.assistant()
+    message = runtime.switch_backend(BackendConfig(backend="gguf", model="/no/such/model.gguf"))
+    assert "Could not switch" in message
+    assert runtime.assistant() is before and not before.backend.closed  # type: ignore[attr-defined]
+
+
+def test_unknown_adapter_is_a_clear_error(runtime: Runtime) -> None:
+    message = runtime.switch_backend(BackendConfig(backend="gguf", adapter="../../etc"))
+    assert "not allowed" in message or "No adapter" in message
