@@ -4,6 +4,7 @@ For each prompt style, the same questions, the same retrieved passages, greedy d
   cites      share of answers with at least one valid citation [n]
   invalid    citations per answer that point at no passage (removed by the safety check)
   support    share of the answer's content words found in the retrieved passages (lexical grounding)
+  echo       share of answers that repeat the instruction or a source header (the prompt, not an answer)
   degenerate share of answers that are empty or mostly one repeated line
   words      mean answer length
 
@@ -16,7 +17,6 @@ import argparse
 import re
 import statistics
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from medgemma import safety  # noqa: E402
 from medgemma.config import AppConfig, GenerationParams  # noqa: E402
-from medgemma.prompts import STYLES, build_messages  # noqa: E402
+from medgemma.prompts import STYLES, SYSTEM_PROMPT, build_messages  # noqa: E402
 from medgemma.runtime import Runtime  # noqa: E402
 
 QUESTIONS = [
@@ -55,6 +55,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z][a-z\-]+", text.lower()) if w not in STOPWORDS and len(w) > 2]
 
 
+def echoes_prompt(text: str, passages: list) -> bool:
+    """True if the answer repeats an 8-word run of the instruction, or copies a '[n] Title (Source)' header."""
+    words = re.findall(r"\w+", text.lower())
+    instruction = " ".join(re.findall(r"\w+", SYSTEM_PROMPT.lower()))
+    runs = {" ".join(words[i : i + 8]) for i in range(max(0, len(words) - 7))}
+    headers = [f"[{n}] {p.title}" for n, p in enumerate(passages, 1)]
+    return any(r in instruction for r in runs) or any(h in text for h in headers) or "Sources:" in text
+
+
 def degenerate(text: str) -> bool:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(content_words(text)) < 3:
@@ -77,10 +86,10 @@ def main() -> None:
     questions = QUESTIONS[: args.questions]
     contexts = {q: assistant.retrieve(q) for q in questions}
 
-    print(f"{'style':10} {'cites':>6} {'invalid':>8} {'support':>8} {'degenerate':>11} {'words':>6}")
+    print(f"{'style':10} {'cites':>6} {'invalid':>8} {'support':>8} {'echo':>6} {'degenerate':>11} {'words':>6}")
     for style in STYLES:
         backend.prompt_style = style  # type: ignore[attr-defined]
-        cites, invalid, support, degen, words = [], [], [], [], []
+        cites, invalid, support, echo, degen, words = [], [], [], [], [], []
         for q in questions:
             passages = contexts[q]
             text = backend.generate(build_messages(q, passages), params)
@@ -90,12 +99,13 @@ def main() -> None:
             source_words = set(content_words(" ".join(p.text + " " + p.title for p in passages)))
             answer_words = content_words(text)
             support.append(sum(w in source_words for w in answer_words) / len(answer_words) if answer_words else 0.0)
+            echo.append(echoes_prompt(text, passages))
             degen.append(degenerate(text))
             words.append(len(text.split()))
             if args.show:
                 print(f"--- [{style}] {q}\n{text.strip()}\n")
         print(f"{style:10} {statistics.mean(cites):6.2f} {statistics.mean(invalid):8.2f} "
-              f"{statistics.mean(support):8.2f} {statistics.mean(degen):11.2f} {statistics.mean(words):6.1f}")
+              f"{statistics.mean(support):8.2f} {statistics.mean(echo):6.2f} {statistics.mean(degen):11.2f} {statistics.mean(words):6.1f}")
     runtime.close()
 
 

@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Callable
 
 from .config import AppConfig, BackendConfig, RetrievalConfig, field_help
+from .backends import BACKENDS
+from .prompts import STYLES
 from .errors import MedGemmaError
 
 
 def _config(args: argparse.Namespace) -> AppConfig:
     cfg = AppConfig.from_env()
     retrieval = {k: getattr(args, k) for k in ("index", "k", "mode") if getattr(args, k, None) is not None}
-    backend = {k: getattr(args, k) for k in ("backend", "model", "adapter", "n_ctx", "threads", "prompt_style")
+    backend = {k: getattr(args, k) for k in ("backend", "model", "adapter", "n_ctx", "threads", "prompt_style",
+                                             "device", "quantization", "base_url", "api_model")
                if getattr(args, k, None) is not None}
     return replace(cfg, retrieval=replace(cfg.retrieval, **retrieval), backend=replace(cfg.backend, **backend))
 
@@ -108,12 +111,16 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
     h = field_help(BackendConfig)
-    p.add_argument("--backend", choices=["gguf"], help=h["backend"])
+    p.add_argument("--backend", choices=list(BACKENDS), help=h["backend"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help=h["device"])
+    p.add_argument("--quantization", choices=["none", "4bit", "8bit"], help=h["quantization"])
+    p.add_argument("--base-url", dest="base_url", help=h["base_url"])
+    p.add_argument("--api-model", dest="api_model", help=h["api_model"])
     p.add_argument("--model", help=h["model"])
     p.add_argument("--adapter", help=h["adapter"])
     p.add_argument("--n-ctx", dest="n_ctx", type=int, help=h["n_ctx"])
     p.add_argument("--threads", type=int, help=h["threads"])
-    p.add_argument("--prompt-style", dest="prompt_style", choices=["chat", "document"], help=h["prompt_style"])
+    p.add_argument("--prompt-style", dest="prompt_style", choices=list(STYLES), help=h["prompt_style"])
 
 
 def parser() -> argparse.ArgumentParser:
