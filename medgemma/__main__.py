@@ -120,7 +120,7 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", help=h["adapter"])
     p.add_argument("--n-ctx", dest="n_ctx", type=int, help=h["n_ctx"])
     p.add_argument("--threads", type=int, help=h["threads"])
-    p.add_argument("--prompt-style", dest="prompt_style", choices=list(STYLES), help=h["prompt_style"])
+    p.add_argument("--prompt-style", dest="prompt_style", choices=["auto", *STYLES], help=h["prompt_style"])
 
 
 def parser() -> argparse.ArgumentParser:

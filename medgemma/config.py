@@ -68,7 +68,9 @@ class BackendConfig:
     adapter: str = _help("LoRA adapter name under adapters/ (empty for none).", "")
     n_ctx: int = _help("Context window in tokens (GGUF).", 2048)
     threads: int = _help("CPU threads for generation (0 = all cores).", 0)
-    prompt_style: str = _help("'chat' (Gemma turns), or 'document' / 'fewshot' (layouts an untuned base model continues).", "chat")
+    prompt_style: str = _help(
+        "'auto' (fewshot for the untuned embedded model, chat otherwise), 'chat' (Gemma turns), or "
+        "'document' / 'fewshot' (layouts an untuned base model continues).", "auto")
     device: str = _help("'auto', 'cpu', 'cuda' or 'mps' (hf).", "auto")
     quantization: str = _help("'none', '4bit' or '8bit' (hf; needs CUDA and bitsandbytes).", "none")
     base_url: str = _help("OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (openai).", "")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..assets import default_gguf
-from ..config import AppConfig
+from ..config import AppConfig, BackendConfig
 from ..errors import InputError
 from .base import BackendInfo, ChatBackend, StopSignal
 
-BACKENDS = ("gguf",)
+BACKENDS = ("gguf", "hf", "openai")
 
 __all__ = ["BACKENDS", "BackendInfo", "ChatBackend", "StopSignal", "load_backend", "resolve_adapter"]
 
@@ -26,6 +26,15 @@ def resolve_adapter(name: str, adapters_dir: Path) -> Path:
     return path
 
 
+def prompt_style(b: BackendConfig) -> str:
+    """The prompt layout to use. 'auto' picks 'fewshot' for the embedded base model without an adapter
+    (it measured best for an untuned 270M: bench/prompt_bench.py) and 'chat' for anything else, which is
+    assumed to be instruction-tuned."""
+    if b.prompt_style != "auto":
+        return b.prompt_style
+    return "fewshot" if not b.model and not b.adapter else "chat"
+
+
 def load_backend(cfg: AppConfig) -> ChatBackend:
     """Create the backend named in `cfg.backend`. Models load lazily, on first generation."""
     b = cfg.backend
@@ -39,5 +48,20 @@ def load_backend(cfg: AppConfig) -> ChatBackend:
             if not lora.is_file():
                 raise InputError(f"Adapter {b.adapter!r} has no GGUF LoRA (adapter.gguf); export it first.")
         return GGUFBackend(model, n_ctx=b.n_ctx, threads=b.threads, lora_path=lora,
-                           prompt_style=b.prompt_style, adapter_name=b.adapter)
+                           prompt_style=prompt_style(b), adapter_name=b.adapter)
+    if b.backend == "hf":
+        from ..convert import default_hf_model
+        from .hf import HFBackend, plan_device
+
+        plan_device(b.device, b.quantization)  # refuse settings this machine cannot honour before converting
+        model = b.model or default_hf_model(cfg.cache_dir)
+        adapter = resolve_adapter(b.adapter, cfg.adapters_dir) if b.adapter else None
+        return HFBackend(model, device=b.device, quantization=b.quantization, prompt_style=prompt_style(b),
+                         adapter_path=adapter, adapter_name=b.adapter, threads=b.threads)
+    if b.backend == "openai":
+        from .openai import OpenAIBackend
+
+        if not b.base_url:
+            raise InputError("The openai backend needs base_url (MEDGEMMA_BASE_URL), e.g. http://127.0.0.1:8000/v1.")
+        return OpenAIBackend(b.base_url, api_model=b.api_model, api_key=b.api_key)
     raise InputError(f"Unknown backend {b.backend!r}; choose one of: {', '.join(BACKENDS)}.")

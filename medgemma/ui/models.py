@@ -36,7 +36,7 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = Fals
                                  info=h["device"], interactive=not locked)
             quant = gr.Dropdown(["none", "4bit", "8bit"], value=b.quantization, label="Quantization (hf)",
                                 info=h["quantization"], interactive=not locked)
-            style = gr.Dropdown(list(STYLES), value=b.prompt_style, label="Prompt style",
+            style = gr.Dropdown(["auto", *STYLES], value=b.prompt_style, label="Prompt style",
                                 info=h["prompt_style"], interactive=not locked)
         with gr.Row():
             base_url = gr.Textbox(value=b.base_url, label="Server URL (openai)", info=h["base_url"],
