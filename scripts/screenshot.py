@@ -25,6 +25,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     ap.add_argument("--question", default="What are the warning signs of a stroke?")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--done-text", default="Educational information only",
+                    help="Text that appears in the chat once the answer is final.")
     ap.add_argument("--timeout", type=float, default=180.0, help="Seconds to wait for the answer.")
     args = ap.parse_args()
 
@@ -34,14 +36,15 @@ def main() -> None:
         page.goto(args.url, wait_until="networkidle")
         page.locator("#mg-question textarea").fill(args.question)
         page.locator("#mg-ask").click()
-        # The answer is final when the sources panel has cards and the Ask button is usable again.
-        page.wait_for_selector("#mg-sources details", timeout=args.timeout * 1000)
+        # An answer is final once the safety check has appended the disclaimer.
         page.wait_for_function(
-            "() => !document.querySelector('#mg-chat .pending') && "
-            "!document.querySelector('#mg-chat [class*=generating]')",
-            timeout=args.timeout * 1000,
+            "(t) => (document.querySelector('#mg-chat')?.innerText || '').includes(t)",
+            arg=args.done_text, timeout=args.timeout * 1000,
         )
-        page.wait_for_timeout(1500)
+        cited = page.locator("#mg-sources details[open]")
+        if cited.count() == 0:
+            page.locator("#mg-sources summary").first.click()
+        page.wait_for_timeout(1000)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out), full_page=True)
         browser.close()
