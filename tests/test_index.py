@@ -18,7 +18,7 @@ def test_save_load_gives_same_results(small_index: Retriever, tmp_path: Path) ->
     again = Retriever.load(tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
     for q in ("signs of a stroke", "liver damage overdose", "x-ray consolidation"):
         assert again.search(q, k=3) == small_index.search(q, k=3)
-        assert again.search(q, k=3, mode="dense") == small_index.search(q, k=3, mode="dense")
+        assert again.search(q, k=3, mode="hybrid") == small_index.search(q, k=3, mode="hybrid")
 
 
 def test_manifest_describes_index(small_index: Retriever, tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_manifest_describes_index(small_index: Retriever, tmp_path: Path) -> Non
 
 
 def test_results_are_ranked_scored_and_capped(small_index: Retriever) -> None:
-    results = small_index.search("What are the signs of a stroke?", k=2)
+    results = small_index.search("What are the signs of a stroke?", k=2, mode="hybrid")
     assert len(results) == 2
     assert results[0].id == "stroke-1"
     assert all(-1.0 <= p.score <= 1.0 for p in results)

@@ -105,7 +105,7 @@ class Retriever:
 
     # Searching -------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 4, mode: str = "hybrid", min_score: float = 0.0) -> list[Passage]:
+    def search(self, query: str, k: int = 4, mode: str = "dense", min_score: float = 0.0) -> list[Passage]:
         """Top-k passages for `query`, best first; passages below `min_score` cosine are dropped."""
         query = query.strip()
         if not query:
