@@ -16,7 +16,8 @@ from .config import GenerationParams, RetrievalConfig
 from .errors import InputError
 from .prompts import build_messages, fit_passages
 from .rag.retriever import Retriever
-from .types import Message, Passage, Reply
+from .safety_classifier import HarmClassifier
+from .types import Message, Passage, Reply, Verdict
 
 # Earlier turns kept in the prompt, and how much of each: the default model has a 2k-token window and
 # the sources matter more than the conversation.
@@ -46,12 +47,15 @@ class Assistant:
         retrieval: RetrievalConfig | None = None,
         generation: GenerationParams | None = None,
         max_message_chars: int = 4000,
+        harm: HarmClassifier | None = None,
     ) -> None:
         self.backend = backend
         self.retriever = retriever
         self.retrieval = retrieval or RetrievalConfig()
         self.generation = generation or GenerationParams()
         self.max_message_chars = max_message_chars
+        # The learned second safety layer; it reads the retriever's embeddings, so it needs a retriever.
+        self.harm = harm
 
     def check_input(self, question: str) -> str:
         """The question stripped, or InputError if it is empty or too long."""
@@ -94,6 +98,13 @@ class Assistant:
         found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
         return fit_passages(found, self.context_budget(params))
 
+    def check_harm(self, text: str, verdict: Verdict) -> Verdict:
+        """A refusal when the classifier flags a question the rules let through, else `verdict` unchanged."""
+        embedder = self.retriever.embedder if self.retriever is not None else None
+        if self.harm is None or embedder is None or not self.harm.matches(embedder):
+            return verdict  # no classifier, or one trained on another embedder's vectors: the rules decide
+        return self.harm.check(verdict, embedder.encode([text])[0])
+
     def stream(
         self,
         question: str,
@@ -107,6 +118,8 @@ class Assistant:
         """Yield `Partial` snapshots while the answer grows, then one final `Reply`."""
         text = self.check_input(question)
         verdict = safety.check_question(text)
+        if not verdict.blocks_model:
+            verdict = self.check_harm(text, verdict)
         if verdict.blocks_model:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return
@@ -141,7 +154,7 @@ class Assistant:
 
     def with_retrieval(self, **changes: object) -> "Assistant":
         """The same assistant with some retrieval settings changed (k, mode, min_score...)."""
-        return self._copy(retrieval=replace(self.retrieval, **changes))
+        return self._copy(retrieval=replace(self.retrieval, **changes))  # type: ignore[arg-type]
 
     def _copy(self, **changes: object) -> "Assistant":
         new = copy.copy(self)

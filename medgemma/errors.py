@@ -17,6 +17,10 @@ class BackendError(MedGemmaError):
     """A model backend could not be loaded or failed while generating."""
 
 
+class SafetyModelError(MedGemmaError):
+    """The learned safety classifier's file is missing, corrupt or was trained for another embedder."""
+
+
 class MissingDependency(MedGemmaError):
     """An optional package is not installed; the message carries the install line."""
 

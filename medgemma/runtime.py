@@ -14,6 +14,8 @@ from .backends import ChatBackend, load_backend
 from .config import AppConfig, BackendConfig
 from .errors import MedGemmaError
 from .rag.indexes import open_index
+from .safety_classifier import DEFAULT_PATH as HARM_MODEL
+from .safety_classifier import HarmClassifier
 
 
 class Runtime:
@@ -31,7 +33,8 @@ class Runtime:
                 retriever = open_index(self.cfg.retrieval.index, self.cfg)
                 backend = load_backend(self.cfg)
                 self._assistant = Assistant(
-                    backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars
+                    backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
+                    _default_harm(),
                 )
             return self._assistant
 
@@ -80,7 +83,9 @@ class Runtime:
             self.cfg = cfg
             if old is None:
                 retriever = open_index(cfg.retrieval.index, cfg)
-                self._assistant = Assistant(backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars)
+                self._assistant = Assistant(
+                    backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars, _default_harm()
+                )
             else:
                 self._assistant = old.with_backend(backend)
                 old.backend.close()
@@ -91,6 +96,12 @@ class Runtime:
             if self._assistant is not None:
                 self._assistant.backend.close()
                 self._assistant = None
+
+
+def _default_harm() -> HarmClassifier | None:
+    # The learned safety layer ships with the package: without its file the rules work alone; a corrupt file
+    # is an error rather than a silently weaker filter.
+    return HarmClassifier.load(HARM_MODEL) if HARM_MODEL.exists() else None
 
 
 def _warm(backend: object) -> None:
