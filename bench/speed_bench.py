@@ -89,8 +89,12 @@ def main() -> None:
         passages = assistant.retrieve(question)
         messages = build_messages(question, passages)
         prompt = render(messages, backend.prompt_style)  # type: ignore[attr-defined]
+        # llama.cpp reuses the KV cache of a matching prompt prefix: reset it so every path pays for prefill.
+        llm.reset()
         rows["raw"].append(timed(raw(prompt), count))
+        llm.reset()
         rows["backend"].append(timed(backend.stream(messages, params), count))
+        llm.reset()
         rows["assistant"].append(timed(via_assistant(question), count))
         print(f"{question[:50]:50}  prompt {count(prompt)} tokens")
 

@@ -81,6 +81,10 @@ class GGUFBackend(ChatBackend):
                     f"The prompt has {n_prompt} tokens and the context window {self.n_ctx}: "
                     "ask a shorter question or use fewer passages."
                 )
+            # llama.cpp reuses the KV cache of a matching prompt prefix, and greedy text after a reused
+            # prefix can differ from text after a fresh prefill: reset so the same request always gives
+            # the same answer (the cost is re-reading the shared instruction, ~0.5 s).
+            llm.reset()
             pieces = llm.create_completion(
                 prompt,
                 max_tokens=min(params.max_new_tokens, room),
