@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Sequence
+from typing import ClassVar, Iterable, Iterator, Sequence
 
 from ..config import GenerationParams
 from ..types import Message
@@ -92,3 +92,28 @@ def held_back(text: str, stops: Sequence[str]) -> int:
                 keep = max(keep, n)
                 break
     return keep
+
+
+def until_stop(pieces: Iterable[str], stops: Sequence[str], stop: StopSignal | None = None) -> Iterator[str]:
+    """Pass text through, ending before the first stop string or when `stop` is set.
+
+    Text that could be the start of a stop string is held back until the next piece settles it, so no
+    part of a stop string is ever emitted; what is still held when the pieces run out is text after all.
+    """
+    text = ""
+    sent = 0
+    for piece in pieces:
+        if stop is not None and stop.is_set:
+            return
+        text += piece
+        cut, found = cut_at_stop(text, stops)
+        if found:
+            if len(cut) > sent:
+                yield cut[sent:]
+            return
+        ready = len(text) - held_back(text, stops)
+        if ready > sent:
+            yield text[sent:ready]
+            sent = ready
+    if len(text) > sent and not (stop is not None and stop.is_set):
+        yield text[sent:]

@@ -24,7 +24,7 @@ from ..config import GenerationParams
 from ..errors import BackendError, InputError, MissingDependency, require
 from ..prompts import render, stops_for
 from ..types import Message
-from .base import BackendInfo, ChatBackend, StopSignal, cut_at_stop, held_back
+from .base import BackendInfo, ChatBackend, StopSignal, until_stop
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 QUANTIZATIONS = ("none", "4bit", "8bit")
@@ -332,28 +332,10 @@ class HFBackend(ChatBackend):
 
             worker = threading.Thread(target=work, name="hf-generate", daemon=True)
             worker.start()
-            text = ""
-            sent = 0
             try:
-                for piece in streamer:
-                    if stop is not None and stop.is_set:
-                        return
-                    text += piece
-                    cut, found = cut_at_stop(text, stops)
-                    if found:
-                        halt.set()
-                        if len(cut) > sent:
-                            yield cut[sent:]
-                        return
-                    ready = len(text) - held_back(text, stops)
-                    if ready > sent:
-                        yield text[sent:ready]
-                        sent = ready
+                yield from until_stop(streamer, stops, stop)
                 if failure:
                     raise BackendError(f"Generation with {self._label()} failed: {failure[0]}") from failure[0]
-                # The end arrived with a partial stop string held back: it is text after all.
-                if len(text) > sent and not (stop is not None and stop.is_set):
-                    yield text[sent:]
             finally:
                 halt.set()  # also when the consumer closed the generator early
                 worker.join()

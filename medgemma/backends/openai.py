@@ -19,7 +19,7 @@ from ..config import GenerationParams
 from ..errors import BackendError, InputError, require
 from ..prompts import GEMMA_STOPS
 from ..types import Message
-from .base import BackendInfo, ChatBackend, StopSignal, cut_at_stop, held_back
+from .base import BackendInfo, ChatBackend, StopSignal, until_stop
 
 # The OpenAI API accepts at most 4 stop sequences; servers differ beyond that, so the rest is cut here.
 MAX_SERVER_STOPS = 4
@@ -139,29 +139,14 @@ class OpenAIBackend(ChatBackend):
         if params.stop:
             body["stop"] = list(params.stop)[:MAX_SERVER_STOPS]
         url = self.base_url + "/chat/completions"
-        text = ""
-        sent = 0
         try:
             with self._client().stream("POST", url, json=body, headers={"Accept": "text/event-stream"}) as response:
                 if response.status_code >= 400:
                     raise self._status_error(response.status_code, response.read().decode("utf-8", "replace"), url)
-                for delta in _sse_deltas(response.iter_lines(), url):
-                    if stop is not None and stop.is_set:
-                        return  # leaving the block closes the response, so the server stops generating
-                    text += delta
-                    cut, found = cut_at_stop(text, stops)
-                    if found:
-                        if len(cut) > sent:
-                            yield cut[sent:]
-                        return
-                    ready = len(text) - held_back(text, stops)
-                    if ready > sent:
-                        yield text[sent:ready]
-                        sent = ready
+                # Leaving the block early (stop signal, stop string) closes the response: the server stops too.
+                yield from until_stop(_sse_deltas(response.iter_lines(), url), stops, stop)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from exc
-        if len(text) > sent and not (stop is not None and stop.is_set):
-            yield text[sent:]  # the end arrived with a partial stop string held back: it is text
 
     def _transport_error(self, exc: Exception, url: str) -> BackendError:
         import httpx
