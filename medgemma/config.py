@@ -78,6 +78,9 @@ class BackendConfig:
     base_url: str = _help("OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (openai).", "")
     api_key: str = _help("API key for the server (openai).", "")
     api_model: str = _help("Model name the server expects (openai).", "")
+    system_in_user_turn: bool = _help(
+        "Fold the instruction into the first user turn, for servers whose chat template drops system "
+        "messages (llama.cpp server's gemma format does) (openai).", False)
 
 
 @dataclass(frozen=True)

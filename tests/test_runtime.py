@@ -69,3 +69,14 @@ def test_failed_backend_switch_keeps_serving(runtime: Runtime) -> None:
 def test_unknown_adapter_is_a_clear_error(runtime: Runtime) -> None:
     message = runtime.switch_backend(BackendConfig(backend="gguf", adapter="../../etc"))
     assert "not allowed" in message or "No adapter" in message
+
+
+def test_openai_settings_come_from_the_environment() -> None:
+    from medgemma.backends import load_backend
+
+    cfg = AppConfig.from_env({"MEDGEMMA_BACKEND": "openai", "MEDGEMMA_BASE_URL": "http://127.0.0.1:9/v1",
+                              "MEDGEMMA_SYSTEM_IN_USER_TURN": "1"})
+    backend = load_backend(cfg)
+    assert backend.name == "openai" and backend.system_in_user_turn  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="base_url"):
+        load_backend(AppConfig.from_env({"MEDGEMMA_BACKEND": "openai"}))

@@ -63,5 +63,6 @@ def load_backend(cfg: AppConfig) -> ChatBackend:
 
         if not b.base_url:
             raise InputError("The openai backend needs base_url (MEDGEMMA_BASE_URL), e.g. http://127.0.0.1:8000/v1.")
-        return OpenAIBackend(b.base_url, api_model=b.api_model, api_key=b.api_key)
+        return OpenAIBackend(b.base_url, api_model=b.api_model, api_key=b.api_key,
+                             system_in_user_turn=b.system_in_user_turn)
     raise InputError(f"Unknown backend {b.backend!r}; choose one of: {', '.join(BACKENDS)}.")

@@ -45,18 +45,20 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = Fals
                                    interactive=not locked)
             api_key = gr.Textbox(value="", label="API key (openai)", type="password",
                                  info="Kept in memory for this app only; never logged.", interactive=not locked)
+            fold = gr.Checkbox(value=b.system_in_user_turn, label="Instruction in the user turn (openai)",
+                               info=h["system_in_user_turn"], interactive=not locked)
         load = gr.Button("Load model", interactive=not locked, elem_id="mg-load-model")
 
     def switch(backend_: str, model_: str, adapter_: str, device_: str, quant_: str, style_: str,
-               url_: str, api_model_: str, key_: str) -> str:
+               url_: str, api_model_: str, key_: str, fold_: bool) -> str:
         current = runtime.cfg.backend
         wanted = replace(
             current, backend=backend_, model=model_.strip(), adapter=adapter_ or "", device=device_,
             quantization=quant_, prompt_style=style_, base_url=url_.strip(), api_model=api_model_.strip(),
-            api_key=key_ or current.api_key,
+            api_key=key_ or current.api_key, system_in_user_turn=bool(fold_),
         )
         return "**Backend:** " + runtime.switch_backend(wanted)
 
     if not locked:
-        load.click(switch, [backend, model, adapter, device, quant, style, base_url, api_model, api_key], status,
+        load.click(switch, [backend, model, adapter, device, quant, style, base_url, api_model, api_key, fold], status,
                    concurrency_limit=1, api_visibility="private")
