@@ -18,7 +18,6 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +44,9 @@ _ANY_HEADING = re.compile(r"#{1,6}\s+(.+?)\s*#*\s*")
 _FENCE = re.compile(r"\s*(```|~~~)")
 
 
-@dataclass(frozen=True)
-class Document:
-    """One loaded document (a file, a record, a markdown section or a PDF page) before chunking."""
-
-    id: str
-    text: str
-    title: str = ""
-    source: str = ""
-    url: str = ""
-    page: int | None = None
-    meta: dict[str, str] = field(default_factory=dict)
+# One loaded document (a file, a record, a markdown section or a PDF page) before chunking. It carries
+# exactly the fields of a Chunk, so it is one: `ingest` cuts each into smaller Chunks.
+Document = Chunk
 
 
 def load_documents(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: bool = False) -> Iterator[Document]:
