@@ -58,6 +58,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     print(f"{assistant.backend.info().line()}\nType a question (empty line or Ctrl-D to quit).")
     history: list[Message] = []
     questions = [args.question] if args.question else None
+    images = [args.image] if args.image else []  # shown with the first question only
     while True:
         if questions is not None:
             if not questions:
@@ -73,7 +74,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 break
         shown = 0
         try:
-            for item in assistant.stream(question, history, rag=not args.no_rag):
+            for item in assistant.stream(question, history, rag=not args.no_rag, images=images):
                 if isinstance(item, Partial):
                     print(item.text[shown:], end="", flush=True)
                     shown = len(item.text)
@@ -82,7 +83,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     for n, p in enumerate(item.passages, 1):
                         mark = "*" if n in item.cited else " "
                         print(f" {mark}[{n}] {p.title} ({p.source}) {p.url}")
+                    if "images_ignored" in item.flags:
+                        print("(This model reads text only; the image was not used.)")
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": item.text}]
+                    images = []
         except MedGemmaError as exc:
             print(f"\nError: {exc}", file=sys.stderr)
     runtime.close()
@@ -145,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="Talk to the assistant in the terminal.")
     p.add_argument("question", nargs="?", help="Ask one question and exit.")
     p.add_argument("--no-rag", action="store_true", help="Answer without retrieved sources.")
+    p.add_argument("--image", help="An image file shown with the first question (multimodal models only).")
     _add_retrieval(p)
     _add_backend(p)
     p.set_defaults(func=cmd_chat)

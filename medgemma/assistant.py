@@ -14,6 +14,7 @@ from . import safety
 from .backends.base import ChatBackend, StopSignal
 from .config import GenerationParams, RetrievalConfig
 from .errors import InputError
+from .images import load_image
 from .prompts import build_messages, fit_passages
 from .rag.retriever import Retriever
 from .safety_classifier import HarmClassifier
@@ -114,8 +115,13 @@ class Assistant:
         rag: bool = True,
         params: GenerationParams | None = None,
         stop: StopSignal | None = None,
+        images: Sequence[str] = (),
     ) -> Iterator[Partial | Reply]:
-        """Yield `Partial` snapshots while the answer grows, then one final `Reply`."""
+        """Yield `Partial` snapshots while the answer grows, then one final `Reply`.
+
+        `images` (files) go to a multimodal model with the question; a text-only model answers from the
+        text and the reply carries the flag `images_ignored`.
+        """
         text = self.check_input(question)
         verdict = safety.check_question(text)
         if not verdict.blocks_model:
@@ -129,6 +135,14 @@ class Assistant:
         if verdict.action == "educate":
             note = "The reader asks about their own case: explain the general facts and send them to a clinician."
         messages = build_messages(text, passages, _trim_history(history), note=note)
+        notices: tuple[str, ...] = ()
+        if images:
+            if self.backend.reads_images():
+                for path in images:
+                    load_image(path)  # a broken file is the reader's error, before the model is busy
+                messages[-1]["images"] = [str(p) for p in images]
+            else:
+                notices = ("images_ignored",)
         generated = ""
         for delta in self.backend.stream(messages, params, stop):
             generated += delta
@@ -137,7 +151,8 @@ class Assistant:
         final = checked.text
         if verdict.action == "educate" and verdict.message:
             final = f"{verdict.message}\n\n{final}"
-        yield Reply(text=final, passages=passages, verdict=verdict, cited=checked.cited, flags=checked.flags)
+        yield Reply(text=final, passages=passages, verdict=verdict, cited=checked.cited,
+                    flags=notices + checked.flags)
 
     def answer(self, question: str, history: Sequence[Message] = (), **kwargs: object) -> Reply:
         """The final reply of `stream`."""

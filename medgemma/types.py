@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 Role = Literal["system", "user", "assistant"]
 
@@ -13,6 +13,8 @@ class Message(TypedDict):
 
     role: Role
     content: str
+    # Image files for a multimodal model, shown with this turn; backends that read text only ignore them.
+    images: NotRequired[list[str]]
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,14 @@ class FakeBackend(ChatBackend):
 
     name = "fake"
 
-    def __init__(self, script: str | None = None) -> None:
+    def __init__(self, script: str | None = None, vision: bool = False) -> None:
         self.script = script
+        self.vision = vision
         self.calls: list[list[Message]] = []
         self.closed = False
+
+    def reads_images(self) -> bool:
+        return self.vision
 
     def _answer(self, messages: Sequence[Message]) -> str:
         if self.script is not None:

@@ -64,6 +64,10 @@ class ChatBackend(ABC):
         """The whole answer at once: by contract, the join of `stream`."""
         return "".join(self.stream(messages, params))
 
+    def reads_images(self) -> bool:
+        """Whether the loaded model sees a message's `images`; text-only backends ignore them."""
+        return False
+
     @abstractmethod
     def info(self) -> BackendInfo:
         """Model, device, precision and adapter, for the status line."""

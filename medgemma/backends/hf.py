@@ -6,8 +6,8 @@ feeds a `TextIteratorStreamer`; stop strings are cut from the decoded text here,
 other backends use, and a `StoppingCriteria` ends `generate` as soon as the answer is stopped, cut or
 abandoned. One lock serialises generation: one model in memory, many users.
 
-Not handled: image input. Messages carry text only; a message with an `images` key is answered from its
-text, with a warning.
+A multimodal checkpoint (one whose config has a `vision_config`, such as MedGemma 4B) is loaded with its
+processor, and a message's `images` are placed at the start of that turn, where Gemma 3 expects them.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ class HFBackend(ChatBackend):
         self.prompt_style = prompt_style
         self.model: Any = None
         self.tokenizer: Any = None
+        self.processor: Any = None  # set for multimodal models only
         self._adapters: dict[str, Path] = {}
         self._active: str | None = None
         self._pending: tuple[str, Path] | None = None
@@ -156,14 +157,17 @@ class HFBackend(ChatBackend):
     def _load_locked(self) -> None:
         require("transformers", "transformers", "The hf backend")
         import torch
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
         where: dict[str, Any] = {"trust_remote_code": False}
         if self.local:
             where["local_files_only"] = True
         try:
             config = AutoConfig.from_pretrained(self.model_id, **where)
-            tokenizer = AutoTokenizer.from_pretrained(self.model_id, **where)
+            multimodal = getattr(config, "vision_config", None) is not None
+            processor = AutoProcessor.from_pretrained(self.model_id, **where) if multimodal else None
+            tokenizer = processor.tokenizer if processor is not None else AutoTokenizer.from_pretrained(
+                self.model_id, **where)
             kwargs: dict[str, Any] = dict(where, dtype=getattr(torch, self.plan.dtype), use_safetensors=True)
             # Attention: transformers 5 picks SDPA by default, which computes exactly what eager attention
             # computes for Gemma 3 (no attention-logit soft-capping) and is faster. Gemma 2 style soft-capping
@@ -174,7 +178,8 @@ class HFBackend(ChatBackend):
             if self.plan.quantization != "none":
                 kwargs["quantization_config"] = _quantization_config(self.plan)
                 kwargs["device_map"] = {"": 0}
-            model = AutoModelForCausalLM.from_pretrained(self.model_id, **kwargs)
+            loader = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
+            model = loader.from_pretrained(self.model_id, **kwargs)
         except (OSError, ValueError) as exc:
             where_text = "folder" if self.local else "Hub id (offline: only the local Hugging Face cache is read)"
             raise BackendError(f"transformers could not load the model {where_text} {self.model_id}: {exc}") from exc
@@ -184,7 +189,7 @@ class HFBackend(ChatBackend):
         if self.plan.quantization == "none":
             model.to(self.plan.device)
         model.eval()
-        self.model, self.tokenizer = model, tokenizer
+        self.model, self.tokenizer, self.processor = model, tokenizer, processor
         if self._pending is not None:
             name, path = self._pending
             self._pending = None
@@ -272,6 +277,11 @@ class HFBackend(ChatBackend):
 
     # -- generation -----------------------------------------------------------------------------------
 
+    def reads_images(self) -> bool:
+        """True for a multimodal checkpoint (loads the model to find out)."""
+        self._load()
+        return self.processor is not None
+
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under this model's tokenizer (loads the model, so it also warms it up)."""
         _, tokenizer = self._load()
@@ -283,13 +293,15 @@ class HFBackend(ChatBackend):
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        prompt = render(messages, self.prompt_style)
         stops = list(stops_for(self.prompt_style)) + [s for s in params.stop if s]
-        if any("images" in m for m in messages):
-            warnings.warn("The hf backend does not read images yet; answering from the text only.", stacklevel=2)
         with self._gen_lock:
             model, tokenizer = self._load()
-            enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)
+            messages, images = self._place_images(messages)
+            prompt = render(messages, self.prompt_style)
+            if images:
+                enc = self.processor(text=prompt, images=images, return_tensors="pt", add_special_tokens=True)
+            else:
+                enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)
             n_prompt = int(enc["input_ids"].shape[1])
             n_ctx = int(getattr(model.config.get_text_config(), "max_position_embeddings", 0) or 8192)
             room = n_ctx - n_prompt
@@ -318,6 +330,11 @@ class HFBackend(ChatBackend):
                 stopping_criteria=StoppingCriteriaList([Halt()]),
                 streamer=streamer,
             )
+            if images:
+                # The processor's pixel values are fp32; the vision tower runs in the model's precision.
+                gen_kwargs["pixel_values"] = enc["pixel_values"].to(model.device, dtype=model.dtype)
+                if "token_type_ids" in enc:
+                    gen_kwargs["token_type_ids"] = enc["token_type_ids"].to(model.device)
             failure: list[BaseException] = []
 
             def work() -> None:
@@ -339,6 +356,27 @@ class HFBackend(ChatBackend):
             finally:
                 halt.set()  # also when the consumer closed the generator early
                 worker.join()
+
+    def _place_images(self, messages: Sequence[Message]) -> tuple[list[Message], list[Any]]:
+        """Messages with one image marker per attached image, and the decoded images, in prompt order.
+
+        A text-only model gets the messages without their images (the Assistant tells the reader).
+        """
+        if not any(m.get("images") for m in messages):
+            return list(messages), []
+        if self.processor is None:
+            warnings.warn(f"{self._label()} reads text only; the attached images were not used.", stacklevel=3)
+            return [{"role": m["role"], "content": m["content"]} for m in messages], []
+        from ..images import load_image
+
+        placed: list[Message] = []
+        images: list[Any] = []
+        for m in messages:
+            paths = m.get("images") or []
+            images.extend(load_image(p) for p in paths)
+            marks = "".join(f"{self.processor.boi_token}\n" for _ in paths)
+            placed.append({"role": m["role"], "content": marks + m["content"]})
+        return placed, images
 
     def _generation_config(self, model: Any, tokenizer: Any, params: GenerationParams, max_new: int) -> Any:
         from transformers import GenerationConfig
@@ -399,6 +437,7 @@ class HFBackend(ChatBackend):
                 return
             self.model = None
             self.tokenizer = None
+            self.processor = None
             self._adapters.clear()
             self._active = None
             gc.collect()

@@ -61,8 +61,9 @@ def to_messages(history: list[dict[str, Any]] | None) -> list[Message]:
     out: list[Message] = []
     for m in history or []:
         role = m.get("role")
-        if role in ("user", "assistant"):
-            out.append({"role": role, "content": text_of(m.get("content"))})
+        text = text_of(m.get("content"))
+        if role in ("user", "assistant") and text:  # an image shown in the chat has no text to pass on
+            out.append({"role": role, "content": text})
     return out
 
 
@@ -95,6 +96,11 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
                                  max_lines=6, elem_id="mg-question", max_length=cfg.max_message_chars)
                 send = gr.Button("Ask", variant="primary", scale=1, elem_id="mg-ask")
                 stop = gr.Button("Stop", variant="stop", scale=1, elem_id="mg-stop")
+            with gr.Accordion("Attach an image (multimodal models only)", open=False):
+                image = gr.Image(type="filepath", label="Image", sources=["upload"], height=160,
+                                 elem_id="mg-image")
+                gr.Markdown("Read by multimodal models such as MedGemma 4B (transformers backend); a text-only "
+                            "model answers from the question alone and says so.")
             gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
             status = gr.Markdown("**Backend:** loading…", elem_id="mg-status")
         with gr.Column(scale=2, min_width=280):
@@ -114,7 +120,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
 
     def respond(
         message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,
-        request: gr.Request,
+        picture: str | None, request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         past = to_messages(history)
         try:
@@ -129,9 +135,13 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
         signal = signals.get(request.session_hash or "")
         signal.clear()
         default_banner = safety_banner(safety.POLICY)
-        shown: list[dict[str, Any]] = [*past, {"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        images = [picture] if picture else []
+        shown: list[dict[str, Any]] = [*(history or []), {"role": "user", "content": question}]
+        shown += [{"role": "user", "content": {"path": p}} for p in images]
+        shown.append({"role": "assistant", "content": ""})
         try:
-            for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params, stop=signal):
+            for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params, stop=signal,
+                                         images=images):
                 shown[-1]["content"] = item.text
                 if isinstance(item, Partial):
                     yield shown, sources_panel(item.passages), default_banner, ""
@@ -141,6 +151,9 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
             raise gr.Error(str(exc)) from exc
 
     def _final(reply: Reply, shown: list[dict[str, Any]]) -> tuple[Any, ...]:
+        if "images_ignored" in reply.flags:
+            gr.Warning("This model reads text only, so the image was not used. A multimodal model (for example "
+                       "google/medgemma-4b-it on the transformers backend) can read it.")
         return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict), ""
 
     def request_stop(request: gr.Request) -> None:
@@ -152,7 +165,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
         except MedGemmaError as exc:
             return f"**Backend failed to load:** {exc}"
 
-    inputs = [box, chatbot, k, rag, temperature, max_tokens]
+    inputs = [box, chatbot, k, rag, temperature, max_tokens, image]
     outputs = [chatbot, sources, banner, box]
     # Several chats may run at once: emergency and refusal replies must not wait behind a generation
     # (the backend serialises model access itself).

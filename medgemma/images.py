@@ -1,0 +1,43 @@
+"""Images attached to a question, for multimodal models: checked and decoded before any model sees them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, require
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# Pillow's own bomb guard warns at ~89 Mpx; a radiograph or slide photo needs far less than this.
+MAX_PIXELS = 40_000_000
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+
+
+def load_image(path: str | Path) -> Any:
+    """The image at `path` as an RGB PIL image, or InputError saying what is wrong with the file."""
+    require("PIL", "pillow", "Image input")
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Image {path.name} was not found.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"Image {path.name} is empty.")
+    if size > MAX_IMAGE_BYTES:
+        raise InputError(f"Image {path.name} has {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1e6:.0f} MB.")
+    try:
+        with Image.open(path) as probe:  # reads the header only
+            if probe.format not in FORMATS:
+                raise InputError(f"Image {path.name} is {probe.format}; use one of {', '.join(FORMATS)}.")
+            if probe.width * probe.height > MAX_PIXELS:
+                raise InputError(f"Image {path.name} is {probe.width}×{probe.height} pixels; the limit is "
+                                 f"{MAX_PIXELS / 1e6:.0f} megapixels.")
+            probe.verify()  # checks the data; the image must be reopened afterwards
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"Image {path.name} could not be read as an image: {exc}") from exc
