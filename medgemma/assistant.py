@@ -116,11 +116,13 @@ class Assistant:
         params: GenerationParams | None = None,
         stop: StopSignal | None = None,
         images: Sequence[str] = (),
+        passages: Sequence[Passage] | None = None,
     ) -> Iterator[Partial | Reply]:
         """Yield `Partial` snapshots while the answer grows, then one final `Reply`.
 
         `images` (files) go to a multimodal model with the question; a text-only model answers from the
-        text and the reply carries the flag `images_ignored`.
+        text and the reply carries the flag `images_ignored`. `passages`, when given, are the sources
+        instead of retrieval (evaluation with a gold context, or passages with an injected instruction).
         """
         text = self.check_input(question)
         verdict = safety.check_question(text)
@@ -130,11 +132,11 @@ class Assistant:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return
         params = params or self.generation
-        passages = tuple(self.retrieve(text, history, k, params) if rag else ())
+        found = self.sources(text, history, k=k, rag=rag, params=params, passages=passages)
         note = ""
         if verdict.action == "educate":
             note = "The reader asks about their own case: explain the general facts and send them to a clinician."
-        messages = build_messages(text, passages, _trim_history(history), note=note)
+        messages = build_messages(text, found, _trim_history(history), note=note)
         notices: tuple[str, ...] = ()
         if images:
             if self.backend.reads_images():
@@ -146,13 +148,46 @@ class Assistant:
         generated = ""
         for delta in self.backend.stream(messages, params, stop):
             generated += delta
-            yield Partial(generated, passages)
-        checked = safety.check_answer(generated, passages)
+            yield Partial(generated, found)
+        checked = safety.check_answer(generated, found)
         final = checked.text
         if verdict.action == "educate" and verdict.message:
             final = f"{verdict.message}\n\n{final}"
-        yield Reply(text=final, passages=passages, verdict=verdict, cited=checked.cited,
-                    flags=notices + checked.flags)
+        yield Reply(text=final, passages=found, verdict=verdict, cited=checked.cited,
+                    flags=notices + checked.flags, raw_text=generated)
+
+    def sources(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        *,
+        k: int | None = None,
+        rag: bool = True,
+        params: GenerationParams | None = None,
+        passages: Sequence[Passage] | None = None,
+    ) -> tuple[Passage, ...]:
+        """The passages an answer reads: the given ones (trimmed to the window), retrieved ones, or none."""
+        if passages is not None:
+            return tuple(fit_passages(passages, self.context_budget(params)))
+        return tuple(self.retrieve(question, history, k, params) if rag else ())
+
+    def score_options(
+        self,
+        question: str,
+        options: Sequence[str],
+        *,
+        k: int | None = None,
+        rag: bool = True,
+        passages: Sequence[Passage] | None = None,
+    ) -> tuple[list[float], tuple[Passage, ...]]:
+        """Log-likelihood of each option as the answer, from the same sources and prompt an answer gets.
+
+        No safety gate: nothing is shown to a reader, and a scored exam vignette ("chest pain, 55-year-old")
+        is not an emergency.
+        """
+        text = self.check_input(question)
+        found = self.sources(text, k=k, rag=rag, passages=passages)
+        return self.backend.option_logprobs(build_messages(text, found), options), found
 
     def answer(self, question: str, history: Sequence[Message] = (), **kwargs: object) -> Reply:
         """The final reply of `stream`."""

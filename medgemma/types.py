@@ -85,3 +85,4 @@ class Reply:
     verdict: Verdict
     cited: tuple[int, ...] = ()
     flags: tuple[str, ...] = ()
+    raw_text: str = ""  # what the model generated, before the answer check (for evaluating citations)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, Iterator, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
 from ..config import GenerationParams
+from ..errors import BackendError
 from ..types import Message
 
 
@@ -63,6 +64,16 @@ class ChatBackend(ABC):
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> str:
         """The whole answer at once: by contract, the join of `stream`."""
         return "".join(self.stream(messages, params))
+
+    def option_logprobs(self, messages: Sequence[Message], options: Sequence[str]) -> list[float]:
+        """Log-probability of each option as the start of the answer to `messages` (for calibration).
+
+        Engines that expose next-token probabilities override this; the rest cannot score options.
+        """
+        raise BackendError(
+            f"The {self.name} backend cannot score answer options (it gives no token probabilities); "
+            "use the gguf or hf backend, or evaluate generated answers instead."
+        )
 
     def reads_images(self) -> bool:
         """Whether the loaded model sees a message's `images`; text-only backends ignore them."""
@@ -121,3 +132,16 @@ def until_stop(pieces: Iterable[str], stops: Sequence[str], stop: StopSignal | N
             sent = ready
     if len(text) > sent and not (stop is not None and stop.is_set):
         yield text[sent:]
+
+
+def option_prefix(prompt: str) -> str:
+    """What separates a prompt from an option scored after it: nothing after whitespace, else one space."""
+    return "" if not prompt or prompt[-1].isspace() else " "
+
+
+def log_softmax(logits: Any) -> Any:
+    """Numerically stable log-softmax of a 1-D numpy array."""
+    import numpy as np
+
+    shifted = np.asarray(logits, dtype=np.float64) - float(np.max(logits))
+    return shifted - float(np.log(np.exp(shifted).sum()))

@@ -15,7 +15,7 @@ from ..config import GenerationParams
 from ..errors import BackendError, InputError, require
 from ..prompts import render, stops_for
 from ..types import Message
-from .base import BackendInfo, ChatBackend, StopSignal
+from .base import BackendInfo, ChatBackend, StopSignal, log_softmax, option_prefix
 
 
 class GGUFBackend(ChatBackend):
@@ -104,6 +104,42 @@ class GGUFBackend(ChatBackend):
                         yield text
             finally:
                 pieces.close()
+
+    def option_logprobs(self, messages: Sequence[Message], options: Sequence[str]) -> list[float]:
+        """Sum of token log-probabilities of each option after the prompt; the prompt is read once."""
+        import numpy as np
+
+        llama_cpp = require("llama_cpp", "llama-cpp-python", "The GGUF backend")
+        prompt = render(messages, self.prompt_style)
+        sep = option_prefix(prompt)
+        with self._lock:
+            llm = self._model()
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            conts = [llm.tokenize((sep + o).encode("utf-8"), add_bos=False, special=False) for o in options]
+            longest = max((len(c) for c in conts), default=0)
+            if len(tokens) + longest > self.n_ctx:
+                raise InputError(f"The prompt has {len(tokens)} tokens and the context window {self.n_ctx}.")
+            n_vocab = llm.n_vocab()
+
+            def last() -> Any:
+                # Without logits_all llama.cpp keeps the logits of the last evaluated token only: enough here.
+                row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+                return log_softmax(np.ctypeslib.as_array(row, shape=(n_vocab,)))
+
+            llm.reset()
+            llm.eval(tokens)
+            first = last()
+            n_prompt = llm.n_tokens
+            scores: list[float] = []
+            for cont in conts:
+                total = float(first[cont[0]]) if cont else 0.0
+                for prev, nxt in zip(cont, cont[1:]):
+                    llm.eval([prev])
+                    total += float(last()[nxt])
+                llm.n_tokens = n_prompt  # the next eval drops the cache past the prompt
+                scores.append(total)
+            llm.reset()
+            return scores
 
     def info(self) -> BackendInfo:
         return BackendInfo(

@@ -24,7 +24,7 @@ from ..config import GenerationParams
 from ..errors import BackendError, InputError, MissingDependency, require
 from ..prompts import render, stops_for
 from ..types import Message
-from .base import BackendInfo, ChatBackend, StopSignal, until_stop
+from .base import BackendInfo, ChatBackend, StopSignal, option_prefix, until_stop
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 QUANTIZATIONS = ("none", "4bit", "8bit")
@@ -356,6 +356,30 @@ class HFBackend(ChatBackend):
             finally:
                 halt.set()  # also when the consumer closed the generator early
                 worker.join()
+
+    def option_logprobs(self, messages: Sequence[Message], options: Sequence[str]) -> list[float]:
+        """Sum of token log-probabilities of each option after the prompt, all options in one batch."""
+        import torch
+
+        prompt = render(messages, self.prompt_style)
+        sep = option_prefix(prompt)
+        with self._gen_lock:
+            model, tokenizer = self._load()
+            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+            conts = [tokenizer(sep + o, add_special_tokens=False)["input_ids"] for o in options]
+            width = len(ids) + max((len(c) for c in conts), default=0)
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+            rows = [ids + c + [pad] * (width - len(ids) - len(c)) for c in conts]
+            mask = [[1] * (len(ids) + len(c)) + [0] * (width - len(ids) - len(c)) for c in conts]
+            with torch.inference_mode():
+                logits = model(input_ids=torch.tensor(rows, device=model.device),
+                               attention_mask=torch.tensor(mask, device=model.device)).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            # The token at position t is predicted by the logits at t - 1.
+            return [
+                float(sum(logp[i, len(ids) + j - 1, tok] for j, tok in enumerate(c)))
+                for i, c in enumerate(conts)
+            ]
 
     def _place_images(self, messages: Sequence[Message]) -> tuple[list[Message], list[Any]]:
         """Messages with one image marker per attached image, and the decoded images, in prompt order.
