@@ -93,6 +93,7 @@ class AppConfig:
     cache_dir: Path = _help("Where converted models and built indices are cached.", ROOT / "cache")
     indices_dir: Path = _help("Folder holding the indices.", ROOT / "indices")
     adapters_dir: Path = _help("Folder holding LoRA adapters.", ROOT / "adapters")
+    runs_dir: Path = _help("Folder holding evaluation runs.", ROOT / "runs")
     max_message_chars: int = _help("Longest question accepted.", 4000)
     host: str = _help("Address the app listens on.", "127.0.0.1")
     port: int = _help("Port the app listens on.", 7860)
@@ -106,7 +107,7 @@ class AppConfig:
         retrieval = _override(cfg.retrieval, env, "MEDGEMMA_")
         generation = _override(cfg.generation, env, "MEDGEMMA_")
         top = {}
-        for name in ("cache_dir", "indices_dir", "adapters_dir", "max_message_chars", "host", "port"):
+        for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "max_message_chars", "host", "port"):
             key = "MEDGEMMA_" + name.upper()
             if key in env:
                 top[name] = _convert(getattr(cfg, name), env[key], key)
