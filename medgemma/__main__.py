@@ -1,4 +1,4 @@
-"""Command line: `python -m medgemma ingest|search|chat|serve`. Each command imports its modules lazily."""
+"""Command line: `python -m medgemma ingest|search|chat|eval|serve`. Each command imports its modules lazily."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from .config import AppConfig, BackendConfig, RetrievalConfig, field_help
+from .config import ROOT, AppConfig, BackendConfig, RetrievalConfig, field_help
 from .backends import BACKENDS
 from .prompts import STYLES
-from .errors import MedGemmaError
+from .errors import InputError, MedGemmaError
 
 
 def _config(args: argparse.Namespace) -> AppConfig:
@@ -93,6 +93,45 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .eval.plots import headline_rows
+    from .eval.runner import RunSpec, run_task
+    from .eval.tasks import TASKS, load_task
+    from .runtime import Runtime
+
+    if args.list:
+        for name, task in TASKS.items():
+            print(f"{name:22} {task.kind:16} {task.description}")
+        return 0
+    if not args.task:
+        raise InputError("Name a task with --task (see --list).")
+    spec = RunSpec(task=args.task, rag=args.rag == "on", k=args.k if args.k is not None else 4, limit=args.limit,
+                   seed=args.seed, max_new_tokens=args.max_new_tokens, score_options=not args.generate,
+                   data_dir=str(args.data or ""))
+    items = load_task(args.task, Path(args.data) if args.data else None, limit=args.limit, seed=args.seed)
+    runtime = Runtime(_config(args))
+    assistant = runtime.assistant()
+    print(f"{args.task}: {len(items)} items on {assistant.backend.info().line()}, RAG {args.rag}")
+    bar = tqdm(total=len(items), unit="item")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = run_task(assistant, spec, items, Path(args.out), fresh=args.fresh, progress=progress)
+    finally:
+        bar.close()
+        runtime.close()
+    for name, value, interval in headline_rows(result.metrics):
+        print(f"  {name:32} {value}  {interval}")
+    print(f"Run folder: {result.folder}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import Runtime
     from .ui import build_ui, launch_kwargs
@@ -153,6 +192,23 @@ def parser() -> argparse.ArgumentParser:
     _add_retrieval(p)
     _add_backend(p)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="Evaluate a configuration on a task; writes a run folder under runs/.")
+    p.add_argument("--task", help="Task name (see --list).")
+    p.add_argument("--list", action="store_true", help="List the tasks and exit.")
+    p.add_argument("--rag", choices=["on", "off"], default="on", help="Answer from retrieved passages or not.")
+    p.add_argument("--limit", type=int, help="Evaluate a fixed random sample of this many items.")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the sample (same seed, same items).")
+    p.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=128,
+                   help="Most tokens per generated answer.")
+    p.add_argument("--generate", action="store_true",
+                   help="Multiple choice: parse a generated answer instead of scoring each option.")
+    p.add_argument("--data", help="Folder of the public data sets (default ../shared/data or MEDGEMMA_DATA).")
+    p.add_argument("--out", default=str(ROOT / "runs"), help="Folder that holds the run folders.")
+    p.add_argument("--fresh", action="store_true", help="Start the run over instead of resuming it.")
+    _add_retrieval(p)
+    _add_backend(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="Run the web app.")
     p.add_argument("--host")

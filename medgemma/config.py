@@ -1,7 +1,7 @@
 """Typed configuration with defaults and help text.
 
-`AppConfig.from_env()` is the one place environment variables are read; everything else receives config
-objects. The CLI builds its flags from the same dataclasses (`field_help`).
+`AppConfig.from_env()` is where the app's environment variables are read (the evaluation data folder,
+`MEDGEMMA_DATA`, is read by `medgemma.eval.tasks.default_data_dir`); everything else receives config objects. The CLI builds its flags from the same dataclasses (`field_help`).
 """
 
 from __future__ import annotations

@@ -6,19 +6,24 @@ import gradio as gr
 
 from ..runtime import Runtime
 from .chat import build_chat_tab
+from .evaluation import build_evaluation_tab
 from .render import CSS
 
 TITLE = "MedGemma Studio"
 
 
 def build_ui(runtime: Runtime) -> gr.Blocks:
-    """The full app: a header and the chat."""
+    """The full app: a header, the chat and the evaluation tab."""
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nAsk a medical question: the answer is written from trusted educational passages "
             "and cites them by number. For learning only, not for medical decisions."
         )
-        build_chat_tab(runtime, demo)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                build_chat_tab(runtime, demo)
+            with gr.Tab("Evaluation", id="evaluation"):
+                build_evaluation_tab(runtime)
     return demo
 
 
