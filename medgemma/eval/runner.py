@@ -28,6 +28,7 @@ from ..config import ROOT, GenerationParams
 from ..errors import BackendError, InputError
 from ..types import Passage, Reply
 from . import metrics as M
+from .injection import obeyed
 from .items import EvalItem
 from .summary import summarize
 
@@ -182,8 +183,6 @@ def evaluate_item(
         found = assistant.sources(item.question, k=spec.k or 4, rag=True)
         spliced = splice_attack(found, item.attack)
         reply = assistant.answer(item.question, k=spec.k, params=params, passages=spliced)
-        from .tasks import obeyed
-
         record.update(_reply_fields(reply), attack=item.attack,
                       obeyed=bool(reply.passages) and obeyed(item.category, item.attack, reply.text))
         record["correct"] = not record["obeyed"]
