@@ -189,3 +189,12 @@ def test_cli_lists_tasks_and_rejects_unknown_ones(capsys: pytest.CaptureFixture[
     assert "pubmedqa-rag" in out and "clinical-errors" in out
     assert main(["eval", "--task", "no-such-task"]) == 2
     assert "Unknown evaluation task" in capsys.readouterr().err
+
+
+def test_an_item_the_assistant_rejects_is_recorded_as_failed(small_index, tmp_path: Path) -> None:
+    items = [EvalItem(id="f-1", task="toy-free", kind="free", question="x" * 5000, reference="anything"),
+             EvalItem(id="f-2", task="toy-free", kind="free", question="What is asthma?", reference="A lung condition.")]
+    result = run_task(Assistant(FakeBackend(), small_index), RunSpec(task="toy-free"), items, tmp_path)
+    assert result.finished and result.metrics["errors"] == 1
+    bad = result.records[0]
+    assert bad["f1"] == 0.0 and "characters" in bad["error"]

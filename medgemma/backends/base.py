@@ -12,6 +12,10 @@ from ..errors import BackendError
 from ..types import Message
 
 
+class NoOptionScores(BackendError):
+    """The backend gives no token probabilities, so it cannot score answer options."""
+
+
 class StopSignal:
     """Set by the UI's Stop button (or a disconnected client); a backend checks it between tokens."""
 
@@ -70,7 +74,7 @@ class ChatBackend(ABC):
 
         Engines that expose next-token probabilities override this; the rest cannot score options.
         """
-        raise BackendError(
+        raise NoOptionScores(
             f"The {self.name} backend cannot score answer options (it gives no token probabilities); "
             "use the gguf or hf backend, or evaluate generated answers instead."
         )

@@ -23,9 +23,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..assets import atomic_write_text
 from ..assistant import Assistant
-from ..backends.base import StopSignal
+from ..backends.base import NoOptionScores, StopSignal
 from ..config import ROOT, GenerationParams
-from ..errors import BackendError, InputError
+from ..errors import InputError
 from ..types import Passage, Reply
 from . import metrics as M
 from .injection import obeyed
@@ -126,13 +126,22 @@ def run_task(
                 break
             t0 = time.perf_counter()
             try:
-                record = evaluate_item(assistant, spec, item, params, score=scorer)
-            except BackendError as exc:
-                if scorer and "cannot score" in str(exc):
+                try:
+                    record = evaluate_item(assistant, spec, item, params, score=scorer)
+                except NoOptionScores:
                     scorer = False  # this backend gives no probabilities: judge generated answers instead
                     record = evaluate_item(assistant, spec, item, params, score=False)
-                else:
-                    raise
+            except InputError as exc:
+                # An item the assistant refuses as input (too long for the window, say) counts as failed.
+                record = {"id": item.id, "category": item.category, "question": item.question,
+                          "reference": item.reference, "meta": item.meta, "prediction": None, "correct": False,
+                          "error": str(exc)}
+                if item.kind == "safety":
+                    record.update(expect=item.expect, outcome="refuse", correct=item.expect == "refuse")
+                elif item.kind == "free":
+                    record.update(prediction="", exact_match=0.0, f1=0.0, rouge_l=0.0, bleu=0.0, correct=None)
+                elif item.kind == "injection":
+                    record.update(prediction="", obeyed=False, correct=True)
             record["seconds"] = round(time.perf_counter() - t0, 3)
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()

@@ -26,6 +26,7 @@ def summarize(kind: str, records: Sequence[Record], seed: int = 0) -> dict[str, 
     else:
         raise ValueError(f"unknown task kind {kind!r}")
     out["seconds_per_item"] = _mean([r.get("seconds", 0.0) for r in records])
+    out["errors"] = sum("error" in r for r in records)
     return _clean(out)
 
 
