@@ -110,12 +110,14 @@ def test_clinical_error_severities_spread(clinical):
     assert sev == {"low", "moderate", "high"}
 
 
-def test_clinical_image_files(clinical):
+def test_clinical_image_files_exist_inside_the_data_folder(clinical):
+    # The set is text-only today; a case that names an image must ship it, inside the data folder.
     images = [r for r in clinical if "image_file" in r["metadata"]]
     assert len(images) <= MAX_IMAGES
     for r in images:
         name = r["metadata"]["image_file"]
         assert _nonempty(name) and not Path(name).is_absolute() and ".." not in Path(name).parts, r["id"]
+        assert (DATA / name).is_file(), r["id"]
 
 
 # ---- emergencies ---------------------------------------------------------------------------------------------------
