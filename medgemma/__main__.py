@@ -1,4 +1,4 @@
-"""Command line: `python -m medgemma ingest|search|chat|eval|serve`. Each command imports its modules lazily."""
+"""Command line: `python -m medgemma ingest|search|chat|eval|train|serve`. Each command imports its modules lazily."""
 
 from __future__ import annotations
 
@@ -216,6 +216,10 @@ def parser() -> argparse.ArgumentParser:
     _add_retrieval(p)
     _add_backend(p)
     p.set_defaults(func=cmd_serve)
+
+    from .train.cli import add_train_parser  # argparse only; the trainer loads when the command runs
+
+    add_train_parser(sub)
     return ap
 
 

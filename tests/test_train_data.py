@@ -508,5 +508,7 @@ def test_registry():
     assert set(RECIPES) == {"pubmedqa", "medquad", "grounded"}
     with pytest.raises(InputError, match="Known recipes"):
         build_recipe("mystery")
-    with pytest.raises(InputError, match="needs a retriever"):
-        build_recipe("grounded")
+    with pytest.raises(InputError, match="takes no index"):
+        build_recipe("pubmedqa", index="default")
+    with pytest.raises(InputError):  # an index name that is not allowed is refused before anything is read
+        build_recipe("grounded", index="../outside")

@@ -640,11 +640,18 @@ RECIPES: dict[str, Callable[..., list[Example]]] = {
 
 
 def build_recipe(name: str, **kwargs: Any) -> list[Example]:
-    """The examples of recipe `name`; keyword arguments go to it (grounded needs `retriever`)."""
+    """The examples of recipe `name`; keyword arguments go to it.
+
+    grounded takes its distractors from an index: pass `retriever`, or `index` (a name under indices/,
+    default "default", the shipped corpus), which is opened here, so YAML files and the CLI can name it."""
     recipe = RECIPES.get(name)
     if recipe is None:
         raise InputError(f"Unknown training recipe {name!r}. Known recipes: {', '.join(RECIPES)}.")
     if name == "grounded" and kwargs.get("retriever") is None:
-        raise InputError("The grounded recipe needs a retriever over an index, e.g. "
-                         "retriever=open_index('medquad', cfg).")
+        from ..config import AppConfig
+        from ..rag.indexes import open_index
+
+        kwargs["retriever"] = open_index(str(kwargs.pop("index", "default")), AppConfig.from_env())
+    elif name != "grounded" and "index" in kwargs:
+        raise InputError(f"The {name} recipe takes no index.")
     return recipe(**kwargs)

@@ -7,13 +7,14 @@ import gradio as gr
 from ..runtime import Runtime
 from .chat import build_chat_tab
 from .evaluation import build_evaluation_tab
+from .training import build_training_tab
 from .render import CSS
 
 TITLE = "MedGemma Studio"
 
 
 def build_ui(runtime: Runtime) -> gr.Blocks:
-    """The full app: a header, the chat and the evaluation tab."""
+    """The full app: a header, the chat, evaluation and training tabs."""
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nAsk a medical question: the answer is written from trusted educational passages "
@@ -24,6 +25,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 build_chat_tab(runtime, demo)
             with gr.Tab("Evaluation", id="evaluation"):
                 build_evaluation_tab(runtime)
+            with gr.Tab("Training", id="training"):
+                build_training_tab(runtime)
     return demo
 
 

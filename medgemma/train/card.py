@@ -1,0 +1,170 @@
+"""The adapter card: a README.md written beside every trained adapter, from its provenance.
+
+It says what the adapter is for and not for, what it was trained from and under which licenses, with which
+settings, and how it did. Everything comes from the provenance dict the trainer writes (`provenance.json`), so
+the card can be rebuilt at any time, e.g. after an evaluation adds an "evaluation" entry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+GEMMA_TERMS = "Gemma Terms of Use, https://ai.google.dev/gemma/terms (and the Gemma Prohibited Use Policy)"
+# Licenses of the public data sets a recipe or a file may come from (see the shared data README).
+DATA_LICENSES = {
+    "pubmedqa": ("PubMedQA", "MIT", "https://github.com/pubmedqa/pubmedqa"),
+    "medquad": ("MedQuAD", "CC BY 4.0 (attribution required)", "https://github.com/abachaa/MedQuAD"),
+}
+CONFIG_ROWS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quantization", "max_seq_length",
+               "learning_rate", "epochs", "max_steps", "per_device_batch_size", "gradient_accumulation_steps",
+               "warmup_ratio", "lr_scheduler", "packing", "prompt_style", "val_fraction", "seed", "target_loss")
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "–"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True) if value else "–"
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _datasets(data: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+    """One line per training source, with its license when it is a known public data set."""
+    lines = []
+    recipe = data.get("recipe") or None
+    if recipe:
+        lines.append(f"- Recipe `{recipe.get('name')}` with settings `{_fmt(recipe.get('args') or {})}`."
+                     + _license_line(str(recipe.get("name", "")), recipe.get("license", "")))
+    for f in data.get("files") or []:
+        sha = str(f.get("sha256", ""))[:12]
+        lines.append(f"- File `{f.get('path')}` ({f.get('examples', '?')} examples, sha256 {sha}…)."
+                     + _license_line(str(f.get("path", "")), f.get("license", "")))
+    if not lines:
+        lines.append("- Examples passed in by the caller (no files or recipe recorded).")
+    # Where the examples say they come from (meta["source"]), with the license of the known data sets.
+    sources = (stats.get("sources") or {}).get("train") if isinstance(stats.get("sources"), dict) else None
+    if isinstance(sources, dict) and sources:
+        parts = [f"{name or 'unspecified'} ({count})" for name, count in sources.items()]
+        lines.append("- Sources of the training examples: " + ", ".join(parts) + ".")
+        for name in sources:
+            for key, (label, lic, url) in DATA_LICENSES.items():
+                if key in str(name).lower():
+                    lines.append(f"  - {label}: license {lic}, {url}.")
+    return lines
+
+
+def _license_line(name: str, given: str) -> str:
+    low = name.lower()
+    for key, (label, lic, url) in DATA_LICENSES.items():
+        if key in low:
+            return f" Data: {label}, license {lic} ({url})."
+    return f" License: {given}." if given else " License: not recorded; check the source's terms."
+
+
+def adapter_card(provenance: dict[str, Any]) -> str:
+    """Markdown for the adapter's README.md."""
+    p = provenance
+    name = p.get("adapter", "adapter")
+    base = p.get("base_model") or {}
+    data = p.get("data") or {}
+    cfg = p.get("config") or {}
+    res = p.get("results") or {}
+    dev = p.get("device") or {}
+    vers = p.get("versions") or {}
+    examples = data.get("examples") or {}
+    leak = data.get("leakage") or {}
+    out: list[str] = [
+        f"# {name}: a LoRA adapter for {base.get('id', 'a Gemma model')}",
+        "",
+        "A low-rank adapter (LoRA) trained with MedGemma Studio. Load it with the hf backend "
+        f"(`--backend hf --adapter {name}`) on top of the base model below.",
+        "",
+        "## What it is for",
+        "",
+        "Medical **education** and research on small language models: answering general questions about health "
+        "topics in plain language, with the app's retrieved, cited sources. It was trained on a few public "
+        "question-answer data sets and is meant for studying how fine-tuning changes a small model.",
+        "",
+        "## What it must not be used for",
+        "",
+        "- **Not for clinical decisions**: not for diagnosis, treatment, dosing, triage or any advice about a "
+        "particular person. It is not a medical device and has not been validated clinically.",
+        "- Not as a source of truth: answers can be wrong, outdated or invented, even when they cite sources.",
+        "- Not for emergencies: anyone with urgent symptoms should call their local emergency number.",
+        "- Not for uses the Gemma Prohibited Use Policy forbids.",
+        "",
+        "## Base model",
+        "",
+        f"- Model: {base.get('id', '–')} (`{base.get('path', '–')}`)",
+        f"- Weights sha256 (safetensors): `{base.get('sha256') or 'not recorded'}`",
+        f"- License: {GEMMA_TERMS}. The adapter is a derivative of Gemma and is distributed under the same terms.",
+        "",
+        "## Training data",
+        "",
+        *_datasets(data, p.get("dataset_stats") or {}),
+        f"- Examples: {examples.get('train', '?')} for training, {examples.get('val', '?')} held out for "
+        "validation loss.",
+        ("- Overlap with evaluation items: "
+         + (f"{leak.get('matches', 0)} found" + (" (allowed by the user: evaluation results overstate the model)"
+                                                  if leak.get("matches") and leak.get("allowed") else "")
+            if leak.get("checked") else "not checked") + "."),
+        "",
+        "## Training configuration",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *[f"| {k} | {_cell(cfg.get(k))} |" for k in CONFIG_ROWS if k in cfg],
+        f"| device | {_cell(dev.get('device'))} ({_cell(dev.get('precision'))}) |",
+        f"| trainable parameters | {_cell(p.get('trainable_parameters'))} of {_cell(p.get('total_parameters'))} |",
+        "",
+        "## Results",
+        "",
+        f"- Final training loss: {_fmt(res.get('train_loss'))}",
+        f"- Final validation loss: {_fmt(res.get('eval_loss'))}",
+        f"- Steps: {_fmt(res.get('steps'))}, epochs: {_fmt(res.get('epochs'))}, tokens seen: "
+        f"{_fmt(res.get('tokens_seen'))}" + (f", stopped early ({res['stopped_early']})"
+                                              if res.get("stopped_early") else ""),
+    ]
+    evaluation = p.get("evaluation")
+    if isinstance(evaluation, dict) and evaluation:
+        out += ["", "### Evaluation", "", "| metric | value |", "|---|---|"]
+        for key, value in evaluation.items():
+            if isinstance(value, dict):
+                for sub, v in value.items():
+                    out.append(f"| {_cell(key)} / {_cell(sub)} | {_cell(v)} |")
+            else:
+                out.append(f"| {_cell(key)} | {_cell(value)} |")
+    else:
+        out += ["", "No evaluation results are recorded yet: run `python -m medgemma eval` with this adapter "
+                "and compare with the base model before trusting it."]
+    out += [
+        "",
+        "## Known limits",
+        "",
+        "- The base model is small; fine-tuning teaches style and format more than medical knowledge, and it can "
+        "make the model sound more confident without making it more correct.",
+        "- Training questions come from research abstracts (PubMedQA) and consumer health pages (MedQuAD): "
+        "mostly English, mostly US sources, of varying age; answers may not reflect current guidance or other "
+        "countries' practice.",
+        "- A lower loss is not a better doctor: check evaluation results, including refusals of harmful "
+        "requests, which fine-tuning can weaken.",
+        "- Validation loss is measured on held-out examples of the same data sets, not on new kinds of questions.",
+        "",
+        "## Provenance",
+        "",
+        f"- Trained {p.get('started', '?')} → {p.get('finished', '?')}; git commit `{p.get('git_commit') or '–'}`.",
+        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in vers.items()
+                                    if k in ("torch", "transformers", "peft", "trl", "accelerate", "datasets")),
+        "- Full details: `provenance.json`, `dataset_stats.json` and `train_log.jsonl` beside this file.",
+        "",
+    ]
+    return "\n".join(out)
