@@ -51,12 +51,12 @@ def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
         confusion = gr.Plot(label="Confusion")
     failed = gr.Dataframe(headers=FAILED_HEADERS, label="Failed cases", interactive=False, wrap=True)
 
-    gr.Markdown("### Compare runs\nPick two or more runs, e.g. the base model against an adapter, or RAG on "
-                "against RAG off, to see what retrieval and fine-tuning change.")
+    gr.Markdown("### Open and compare runs\nPick one run to open it above, or two or more, e.g. the base model "
+                "against an adapter, or RAG on against RAG off, to see what retrieval and fine-tuning change.")
     with gr.Row():
-        chosen = gr.Dropdown(_run_names(runs_dir), multiselect=True, label="Runs", scale=4)
+        chosen = gr.Dropdown(_run_names(runs_dir), multiselect=True, label="Runs", scale=4, elem_id="mg-eval-runs")
         refresh = gr.Button("Refresh list", scale=1)
-        compare = gr.Button("Compare", variant="secondary", scale=1)
+        compare = gr.Button("Compare", variant="secondary", scale=1, elem_id="mg-eval-compare")
     compared = gr.Dataframe(label="Side by side", interactive=False, wrap=True)
     heatmap = gr.Plot(label="By category × run")
 
@@ -86,25 +86,31 @@ def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
     def request_stop(request: gr.Request) -> None:
         signals.get(request.session_hash or "").set()
 
-    def show_compare(names: list[str] | None) -> tuple[Any, Any]:
+    def show_compare(names: list[str] | None) -> tuple[Any, ...]:
         if not names:
             raise gr.Error("Choose at least one run.")
         try:
-            runs = [(name, load_run(runs_dir / Path(name).name)[0]) for name in names]
+            loaded = [(name, load_run(runs_dir / Path(name).name)) for name in names]
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
+        runs = [(name, metrics) for name, (metrics, _) in loaded]
         figures = sorted({row[0] for _, m in runs for row in headline_rows(m)})
         values = {name: {row[0]: row[1] for row in headline_rows(m)} for name, m in runs}
         rows = [[f, *(values[name].get(f, "") for name, _ in runs)] for f in figures]
         frame = gr.update(value=rows, headers=["figure", *(_short(name) for name, _ in runs)])
-        return frame, comparison_heatmap([(_short(name), m) for name, m in runs])
+        first_metrics, first_records = loaded[0][1]
+        note = f"Showing **{names[0]}** above; all chosen runs side by side below."
+        return (frame, comparison_heatmap([(_short(name), m) for name, m in runs]), note,
+                *_views(first_metrics, first_records))
 
     outputs = [summary, table, by_category, reliability, confusion, failed, chosen]
     run.click(start, [task, rag, k, limit, seed, max_new, fresh], outputs, concurrency_limit=1,
               api_visibility="private")
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     refresh.click(lambda: gr.update(choices=_run_names(runs_dir)), None, chosen, api_visibility="private")
-    compare.click(show_compare, chosen, [compared, heatmap], api_visibility="private")
+    compare.click(show_compare, chosen,
+                  [compared, heatmap, summary, table, by_category, reliability, confusion, failed],
+                  api_visibility="private")
 
 
 def _views(metrics: dict[str, Any], records: list[dict[str, Any]]) -> tuple[Any, ...]:
@@ -119,6 +125,6 @@ def _run_names(runs_dir: Path) -> list[str]:
 
 
 def _short(name: str) -> str:
-    """A run name without its sample and seed parts, for column headers."""
+    """Task, backend, adapter and RAG setting of a run name, for column headers."""
     parts = name.split("__")
-    return " · ".join(parts[:6]) if len(parts) > 1 else name
+    return " · ".join(parts[i] for i in (0, 1, 3, 4)) if len(parts) >= 5 else name
