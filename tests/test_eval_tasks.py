@@ -300,6 +300,7 @@ def test_clinical_errors_from_file(tmp_path):
     items = clinical_errors(_write_jsonl(tmp_path / "ce.jsonl", [CLINICAL_ROW, correct]))
     _check_items(items, "clinical-errors", "error_detection")
     first, second = items
+    assert all(i.options == ("ERROR", "CORRECT") and i.reference in i.options for i in items)
     assert first.id == "clinical-errors-ce-xray-001"
     assert first.question == CLINICAL_ROW["instruction"] + "\n\n" + CLINICAL_ROW["input"]
     assert (first.reference, first.category) == ("ERROR", "xray")

@@ -433,7 +433,8 @@ def clinical_errors(path: Path | None = None) -> list[EvalItem]:
         items.append(EvalItem(
             id=f"clinical-errors-{rid}", task="clinical-errors", kind="error_detection",
             question=_text(row, "instruction", where) + "\n\n" + _text(row, "input", where),
-            reference=verdict.group(1), category=meta["modality"].strip(), meta=meta))
+            reference=verdict.group(1), options=("ERROR", "CORRECT"), category=meta["modality"].strip(),
+            meta=meta))
     return items
 
 
