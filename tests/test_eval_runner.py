@@ -198,3 +198,17 @@ def test_an_item_the_assistant_rejects_is_recorded_as_failed(small_index, tmp_pa
     assert result.finished and result.metrics["errors"] == 1
     bad = result.records[0]
     assert bad["f1"] == 0.0 and "characters" in bad["error"]
+
+
+def test_error_detection_reports_rates_by_severity(small_index, tmp_path: Path) -> None:
+    items = [EvalItem(id=f"e-{i}", task="toy-errors", kind="error_detection", question=f"Report {i}.",
+                      reference="ERROR" if i % 2 else "CORRECT", options=("ERROR", "CORRECT"), category="mri",
+                      meta={"severity": "high" if i % 2 else "none", "error_type": "x" if i % 2 else "none"})
+             for i in range(8)]
+    result = run_task(Assistant(ScoringBackend(), small_index), RunSpec(task="toy-errors", rag=False), items,
+                      tmp_path)
+    head = result.metrics["headline"]
+    # The fake scores both labels alike, so the first (ERROR) always wins: every error found, none cleared.
+    assert head["tpr"]["value"] == 1.0 and head["tnr"]["value"] == 0.0
+    assert all(v is not None for v in head["accuracy"]["ci95"])
+    assert set(result.metrics["by_severity"]) == {"high", "none"}

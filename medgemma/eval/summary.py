@@ -62,8 +62,9 @@ def _choice(records: Sequence[Record], seed: int, kind: str) -> dict[str, Any]:
         meta = [r.get("meta") or {} for r in records]
         out["by_severity"] = M.per_category_accuracy(golds, preds, [m.get("severity", "-") for m in meta])
         out["by_error_type"] = M.per_category_accuracy(golds, preds, [m.get("error_type", "-") for m in meta])
-        out["headline"]["tpr"] = figure(out["rates"]["tpr"])
-        out["headline"]["tnr"] = figure(out["rates"]["tnr"])
+        for rate in ("tpr", "tnr"):
+            out["headline"][rate] = figure(out["rates"][rate], M.bootstrap_ci_pairs(
+                golds, preds, lambda g, p, r=rate: M.rates(g, p, positive="ERROR")[r], seed=seed))
     scored = [r for r in records if r.get("probs")]
     if scored:
         conf = [float(r["confidence"]) for r in scored]
@@ -75,7 +76,8 @@ def _choice(records: Sequence[Record], seed: int, kind: str) -> dict[str, Any]:
             "bins": M.reliability_bins(conf, hit),
             "mean_confidence": _mean(conf),
         }
-        out["headline"]["ece"] = figure(out["calibration"]["ece"])
+        out["headline"]["ece"] = figure(out["calibration"]["ece"], M.bootstrap_ci_pairs(
+            conf, hit, M.expected_calibration_error, seed=seed))
     return out
 
 
