@@ -107,11 +107,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.task:
         raise InputError("Name a task with --task (see --list).")
-    spec = RunSpec(task=args.task, rag=args.rag == "on", k=args.k if args.k is not None else 4, limit=args.limit,
+    cfg = _config(args)
+    spec = RunSpec(task=args.task, rag=args.rag == "on", k=cfg.retrieval.k, limit=args.limit,
                    seed=args.seed, max_new_tokens=args.max_new_tokens, score_options=not args.generate,
                    data_dir=str(args.data or ""))
     items = load_task(args.task, Path(args.data) if args.data else None, limit=args.limit, seed=args.seed)
-    runtime = Runtime(_config(args))
+    runtime = Runtime(cfg)
     assistant = runtime.assistant()
     print(f"{args.task}: {len(items)} items on {assistant.backend.info().line()}, RAG {args.rag}")
     bar = tqdm(total=len(items), unit="item")
