@@ -5,7 +5,7 @@ on the configuration from the environment (MEDGEMMA_*; by default the embedded G
 a fixed sample per task, and prints one markdown table. Runs resume, so an interrupted bench continues.
 
 Usage: python bench/eval_baseline.py [--limit 60] [--seed 0] [--tasks pubmedqa-rag,pubmedqa-none,...]
-       [--adapter NAME] [--out runs]
+       [--adapter NAME] [--rag on|off|both] [--out runs]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", help="Comma-separated subset of: " + ", ".join(t for t, _ in PLAN))
     ap.add_argument("--adapter", help="Adapter to evaluate (transformers backend or GGUF LoRA).")
+    ap.add_argument("--rag", choices=["on", "off", "both"], default="both",
+                    help="Only the runs with RAG on, off, or both (tasks named for a setting keep theirs).")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--out", default=str(REPO / "runs"))
     args = ap.parse_args()
@@ -56,6 +58,8 @@ def main() -> int:
         if chosen is not None and task not in chosen:
             continue
         items = load_task(task, limit=args.limit, seed=args.seed)
+        if args.rag != "both" and len(rags) > 1:
+            rags = [args.rag == "on"]
         for rag in rags:
             spec = RunSpec(task=task, rag=rag, k=cfg.retrieval.k, limit=args.limit, seed=args.seed,
                            max_new_tokens=args.max_new_tokens)
