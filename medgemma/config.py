@@ -67,7 +67,8 @@ class BackendConfig:
 
     backend: str = _help("'gguf' (llama.cpp on CPU), 'hf' (transformers + PEFT) or 'openai' (a server).", "gguf")
     model: str = _help("GGUF file, Hub id or local folder; empty means the embedded Gemma 3 270M.", "")
-    adapter: str = _help("LoRA adapter name under adapters/ (empty for none).", "")
+    adapter: str = _help("LoRA adapter name under adapters/; 'auto' uses the shipped grounded-answer adapter "
+                         "with the embedded model when it is there; empty for none.", "auto")
     n_ctx: int = _help("Context window in tokens (GGUF).", 2048)
     threads: int = _help("CPU threads for generation (0 = all cores).", 0)
     prompt_style: str = _help(

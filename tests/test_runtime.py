@@ -80,3 +80,21 @@ def test_openai_settings_come_from_the_environment() -> None:
     assert backend.name == "openai" and backend.system_in_user_turn  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="base_url"):
         load_backend(AppConfig.from_env({"MEDGEMMA_BACKEND": "openai"}))
+
+
+def test_auto_adapter_is_the_shipped_one_only_where_it_applies(tmp_path: Path) -> None:
+    from medgemma.backends import SHIPPED_ADAPTER, chosen_adapter
+
+    auto = BackendConfig(adapter="auto")
+    assert chosen_adapter(auto, tmp_path) == ""  # nothing shipped: the base model answers
+    folder = tmp_path / SHIPPED_ADAPTER
+    folder.mkdir()
+    (folder / "adapter_model.safetensors").write_bytes(b"x")
+    assert chosen_adapter(replace(auto, backend="hf"), tmp_path) == SHIPPED_ADAPTER
+    assert chosen_adapter(auto, tmp_path) == ""  # gguf needs the GGUF LoRA
+    (folder / "adapter.gguf").write_bytes(b"x")
+    assert chosen_adapter(auto, tmp_path) == SHIPPED_ADAPTER
+    assert chosen_adapter(replace(auto, model="/some/other.gguf"), tmp_path) == ""  # made for the 270M only
+    assert chosen_adapter(replace(auto, backend="openai"), tmp_path) == ""
+    assert chosen_adapter(replace(auto, adapter=""), tmp_path) == ""
+    assert chosen_adapter(replace(auto, adapter="mine"), tmp_path) == "mine"

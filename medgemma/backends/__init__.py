@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..assets import default_gguf
@@ -10,8 +11,11 @@ from ..errors import InputError
 from .base import BackendInfo, ChatBackend, StopSignal
 
 BACKENDS = ("gguf", "hf", "openai")
+# The grounded-answer LoRA trained for the embedded 270M and shipped under adapters/.
+SHIPPED_ADAPTER = "grounded-270m"
 
-__all__ = ["BACKENDS", "BackendInfo", "ChatBackend", "StopSignal", "load_backend", "resolve_adapter"]
+__all__ = ["BACKENDS", "SHIPPED_ADAPTER", "BackendInfo", "ChatBackend", "StopSignal", "chosen_adapter",
+           "load_backend", "resolve_adapter"]
 
 
 def resolve_adapter(name: str, adapters_dir: Path) -> Path:
@@ -26,6 +30,18 @@ def resolve_adapter(name: str, adapters_dir: Path) -> Path:
     return path
 
 
+def chosen_adapter(b: BackendConfig, adapters_dir: Path) -> str:
+    """The adapter a config means: 'auto' is the shipped one, for the embedded model, when this backend can
+    apply it (a GGUF LoRA for gguf, PEFT weights for hf); anything else is taken as given."""
+    if b.adapter != "auto":
+        return b.adapter
+    if b.model or b.backend == "openai":
+        return ""
+    folder = adapters_dir / SHIPPED_ADAPTER
+    needs = "adapter.gguf" if b.backend == "gguf" else "adapter_model.safetensors"
+    return SHIPPED_ADAPTER if (folder / needs).is_file() else ""
+
+
 def prompt_style(b: BackendConfig) -> str:
     """The prompt layout to use. 'auto' picks 'fewshot' for the embedded base model without an adapter
     (it measured best for an untuned 270M: bench/prompt_bench.py) and 'chat' for anything else, which is
@@ -37,7 +53,7 @@ def prompt_style(b: BackendConfig) -> str:
 
 def load_backend(cfg: AppConfig) -> ChatBackend:
     """Create the backend named in `cfg.backend`. Models load lazily, on first generation."""
-    b = cfg.backend
+    b = replace(cfg.backend, adapter=chosen_adapter(cfg.backend, cfg.adapters_dir))
     if b.backend == "gguf":
         from .gguf import GGUFBackend
 

@@ -29,7 +29,8 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = Fals
             backend = gr.Radio(list(BACKENDS), value=b.backend, label="Backend", info=h["backend"],
                                interactive=not locked)
             model = gr.Textbox(value=b.model, label="Model", info=h["model"], interactive=not locked)
-            adapter = gr.Dropdown(["", *adapter_names(runtime)], value=b.adapter, label="Adapter",
+            adapter = gr.Dropdown([("auto (the shipped adapter, when present)", "auto"), ("none", ""),
+                                   *adapter_names(runtime)], value=b.adapter, label="Adapter",
                                   info=h["adapter"], interactive=not locked, allow_custom_value=False)
         with gr.Row():
             device = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=b.device, label="Device (hf)",
