@@ -21,8 +21,13 @@ pytest.importorskip("peft")
 
 from tiny_gemma import build_tiny_gemma  # noqa: E402
 
+from medgemma.train import provenance  # noqa: E402
 from medgemma.train import trainer as T  # noqa: E402
 from medgemma.train.data import Example  # noqa: E402
+from medgemma.train.loss import completion_loss  # noqa: E402
+from medgemma.train.model import load_model, load_tokenizer  # noqa: E402
+from medgemma.train.progress import read_log  # noqa: E402
+from medgemma.train.records import to_records, tokenize_records  # noqa: E402
 
 SYSTEM = {"role": "system", "content": "You are a medical education assistant."}
 QA = [
@@ -44,7 +49,7 @@ def examples(n: int = 8) -> list[Example]:
 @pytest.fixture(autouse=True)
 def small_eval_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """The leakage check reads a tiny evaluation set instead of loading every task (1.5 s)."""
-    monkeypatch.setattr(T, "evaluation_reference", lambda data_dir=None: ({LEAKED_ID}, {"Is this leaked?"}))
+    monkeypatch.setattr(provenance, "evaluation_reference", lambda data_dir=None: ({LEAKED_ID}, {"Is this leaked?"}))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +71,7 @@ def trained(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[T.Tra
     seen: list[dict] = []
     adapters = tmp_path_factory.mktemp("adapters")
     mp = pytest.MonkeyPatch()
-    mp.setattr(T, "evaluation_reference", lambda data_dir=None: ({LEAKED_ID}, set()))
+    mp.setattr(provenance, "evaluation_reference", lambda data_dir=None: ({LEAKED_ID}, set()))
     try:
         result = T.train(cfg_for(tiny), adapters_dir=adapters, examples=examples(), progress=seen.append)
     finally:
@@ -111,18 +116,18 @@ def test_config_validation(change: dict, word: str) -> None:
 
 
 def test_tokenize_truncates_the_prompt_from_the_left_and_keeps_the_answer(tiny: Path) -> None:
-    tok = T.load_tokenizer(str(tiny), True)
-    rec = T.to_records(examples(1))[0]
+    tok = load_tokenizer(str(tiny), True)
+    rec = to_records(examples(1))[0]
     assert rec["completion"].endswith("<end_of_turn>") and rec["prompt"].endswith("<start_of_turn>model\n")
-    (full,), info = T.tokenize_records(tok, [rec], 1024)
+    (full,), info = tokenize_records(tok, [rec], 1024)
     assert info["truncated_prompts"] == 0 and full["input_ids"][0] == tok.bos_token_id
     n_answer = sum(full["completion_mask"])
-    (cut,), info = T.tokenize_records(tok, [rec], n_answer + 5)
+    (cut,), info = tokenize_records(tok, [rec], n_answer + 5)
     assert info["truncated_prompts"] == 1 and len(cut["input_ids"]) == n_answer + 5
     assert cut["input_ids"][0] == tok.bos_token_id  # <bos> stays, the prompt's start goes
     assert cut["input_ids"][-n_answer:] == full["input_ids"][-n_answer:]  # the answer is whole
     assert cut["input_ids"][1:-n_answer] == full["input_ids"][-(n_answer + 4):-n_answer]
-    rows, info = T.tokenize_records(tok, [rec], n_answer)  # the answer alone does not fit beside <bos>
+    rows, info = tokenize_records(tok, [rec], n_answer)  # the answer alone does not fit beside <bos>
     assert rows == [] and info["dropped_too_long"] == 1
 
 
@@ -130,10 +135,10 @@ def test_fast_loss_equals_the_plain_loss(tiny: Path, tmp_path: Path) -> None:
     from medgemma.backends.hf import plan_device
 
     cfg = cfg_for(tiny, per_device_batch_size=3, val_fraction=0.0)
-    tok = T.load_tokenizer(str(tiny), True)
-    rows, _ = T.tokenize_records(tok, T.to_records(examples(6)), 1024)
+    tok = load_tokenizer(str(tiny), True)
+    rows, _ = tokenize_records(tok, to_records(examples(6)), 1024)
     plan = plan_device("cpu")
-    trainer = T.make_trainer(cfg, T.load_model(str(tiny), True, plan, cfg), tok, rows, [], plan, tmp_path / "ck")
+    trainer = T.make_trainer(cfg, load_model(str(tiny), True, plan, cfg), tok, rows, [], plan, tmp_path / "ck")
     batch = next(iter(trainer.get_train_dataloader()))
     assert (batch["attention_mask"] == 0).any()  # rows of different lengths: padding is in the batch
     model = trainer.model
@@ -154,7 +159,7 @@ def test_fast_loss_equals_the_plain_loss(tiny: Path, tmp_path: Path) -> None:
     assert abs(losses[True][1].item() - losses[False][1].item()) < 1e-5
     assert abs(losses[True][1].item() - plain.item() / 2) < 1e-5
     grads = []
-    for loss_fn in (lambda: T.completion_loss(model, dict(batch))[0], lambda: model(**batch).loss):
+    for loss_fn in (lambda: completion_loss(model, dict(batch))[0], lambda: model(**batch).loss):
         model.zero_grad()
         loss_fn().backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad})
@@ -217,7 +222,7 @@ def test_provenance_and_log(trained: tuple[T.TrainResult, list[dict]], tiny: Pat
     assert stats["counts"]["train"] == 6
     card = (result.folder / "README.md").read_text()
     assert "not for clinical decisions" in card.lower() and "Gemma Terms of Use" in card
-    log = T.read_log(result.folder / "train_log.jsonl")
+    log = read_log(result.folder / "train_log.jsonl")
     events = [r["event"] for r in log]
     assert events[0] == "start" and events[-1] == "end" and "eval" in events
     steps = [r for r in log if r["event"] == "log"]
@@ -235,7 +240,7 @@ def test_resume_continues_from_the_last_checkpoint(trained: tuple[T.TrainResult,
         T.train(cfg_for(tiny, max_steps=3, lora_r=8), adapters_dir=adapters, examples=examples())
     longer = T.train(cfg_for(tiny, max_steps=3), adapters_dir=adapters, examples=examples())
     assert longer.finished and longer.steps == 3 and longer.metrics["resumed_from"] == "checkpoint-2"
-    log = T.read_log(longer.folder / "train_log.jsonl")
+    log = read_log(longer.folder / "train_log.jsonl")
     starts = [r for r in log if r["event"] == "start"]
     assert [s["resumed_from_step"] for s in starts] == [None, 2]
     assert [r["step"] for r in log if r["event"] == "log"] == [1, 2, 3]  # step 3 only was trained again
@@ -265,7 +270,7 @@ def test_stop_signal_stops_and_keeps_a_checkpoint(tiny: Path, tmp_path: Path) ->
     assert not result.finished and result.steps == 1
     assert (result.folder / "checkpoints" / "checkpoint-1").is_dir()
     assert not (result.folder / "adapter_model.safetensors").exists()
-    assert T.read_log(result.folder / "train_log.jsonl")[-1]["event"] == "stopped"
+    assert read_log(result.folder / "train_log.jsonl")[-1]["event"] == "stopped"
 
 
 # --- dry run, leakage, card, CLI -----------------------------------------------------------------------------
@@ -287,8 +292,8 @@ def test_dry_run_writes_nothing(tiny: Path, tmp_path: Path) -> None:
 def test_leakage_is_refused_unless_allowed() -> None:
     leaky = examples(3) + [Example(LEAKED_ID, (SYSTEM, {"role": "user", "content": "Q?"}), "A.", {})]
     with pytest.raises(InputError, match=f"1 training example.*{LEAKED_ID}"):
-        T.check_leakage(leaky, allow=False)
-    assert T.check_leakage(leaky, allow=True)["matches"] == 1
+        provenance.check_leakage(leaky, allow=False)
+    assert provenance.check_leakage(leaky, allow=True)["matches"] == 1
 
 
 def test_card_lists_licenses_and_evaluation() -> None:

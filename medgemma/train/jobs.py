@@ -22,7 +22,7 @@ from ..config import ROOT
 from ..errors import InputError
 from ..rag.store import check_name
 from .config import TrainConfig
-from .trainer import LOG_NAME, read_log
+from .progress import LOG_NAME, read_log
 
 JOB = "job.json"
 CONFIG = "train_config.yaml"
