@@ -68,9 +68,10 @@ class RunResult:
     finished: bool = True
 
 
-def run_name(spec: RunSpec, backend: str, model: str, adapter: str) -> str:
+def run_name(spec: RunSpec, backend: str, model: str, adapter: str, index: str = "default") -> str:
     """The folder name of a configuration: the same settings resume the same run."""
-    parts = [spec.task, backend, Path(model).name or model, adapter or "base", f"rag-{'on' if spec.rag else 'off'}",
+    rag = f"rag-on-{index}" if spec.rag and index != "default" else f"rag-{'on' if spec.rag else 'off'}"
+    parts = [spec.task, backend, Path(model).name or model, adapter or "base", rag,
              f"k{spec.k}", f"n{spec.limit or 'all'}", f"seed{spec.seed}"]
     if not spec.score_options:
         parts.append("generated")
@@ -96,7 +97,7 @@ def run_task(
         # Tasks named for their setting (pubmedqa-none/-gold/-rag) decide retrieval themselves.
         spec = replace(spec, rag=settings == {"rag"})
     info = assistant.backend.info()
-    folder = Path(runs_dir) / run_name(spec, info.backend, info.model, info.adapter)
+    folder = Path(runs_dir) / run_name(spec, info.backend, info.model, info.adapter, assistant.retrieval.index)
     config = {
         "spec": asdict(spec),
         "backend": asdict(info) | {"memory_mb": None},
