@@ -1,4 +1,4 @@
-"""Command line: `python -m medgemma ingest|search|chat|eval|train|serve`. Each command imports its modules lazily."""
+"""Command line: `python -m medgemma ingest|search|chat|eval|train|export|serve`. Each command imports its modules lazily."""
 
 from __future__ import annotations
 
@@ -221,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
     from .train.cli import add_train_parser  # argparse only; the trainer loads when the command runs
 
     add_train_parser(sub)
+    from .export.cli import add_export_parser  # argparse only; torch, gguf and llama.cpp load when it runs
+
+    add_export_parser(sub)
     return ap
 
 
