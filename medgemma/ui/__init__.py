@@ -7,6 +7,7 @@ import gradio as gr
 from ..runtime import Runtime
 from .chat import build_chat_tab
 from .evaluation import build_evaluation_tab
+from .export import build_export_tab
 from .training import build_training_tab
 from .render import CSS
 
@@ -14,7 +15,7 @@ TITLE = "MedGemma Studio"
 
 
 def build_ui(runtime: Runtime) -> gr.Blocks:
-    """The full app: a header, the chat, evaluation and training tabs."""
+    """The full app: a header, then the chat, evaluation, training and export tabs."""
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nAsk a medical question: the answer is written from trusted educational passages "
@@ -27,6 +28,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 build_evaluation_tab(runtime)
             with gr.Tab("Training", id="training"):
                 build_training_tab(runtime)
+            with gr.Tab("Export", id="export"):
+                build_export_tab(runtime)
     return demo
 
 
