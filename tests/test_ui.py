@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import PASSAGES
 from fakes import FakeBackend, HashEmbedder
@@ -72,3 +74,21 @@ def test_gradio_history_is_read_as_plain_messages() -> None:
                {"role": "assistant", "content": "hello"}, {"role": "system", "content": "x"}]
     assert to_messages(history) == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     assert text_of(None) == ""
+
+
+def test_export_report_rows_and_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from medgemma.ui.export import _report
+
+    assert _report(tmp_path) == ([], [])  # no report yet: nothing to show, no error
+    (tmp_path / "gguf").mkdir()
+    (tmp_path / "gguf" / "model-f16.gguf").write_bytes(b"GGUF")
+    (tmp_path / "export_report.json").write_text(json.dumps({"checks": {
+        "gguf": {"top1_agreement": 1.0, "max_abs_logit_diff": 0.06, "passed": True,
+                 "chat_template": {"renders_same": True}},
+        "note": "not a check"}}))
+    rows, files = _report(tmp_path)
+    assert ["gguf", "top1_agreement", "1.0000"] in rows and ["gguf", "passed", "True"] in rows
+    assert any(r[1].startswith("chat template") and r[2] == "True" for r in rows)
+    assert sorted(Path(f).name for f in files) == ["export_report.json", "model-f16.gguf"]
