@@ -39,6 +39,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, 0o644)  # mkstemp makes owner-only files; the result is an ordinary file
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -119,6 +119,7 @@ def test_tokenize_truncates_the_prompt_from_the_left_and_keeps_the_answer(tiny: 
     tok = load_tokenizer(str(tiny), True)
     rec = to_records(examples(1))[0]
     assert rec["completion"].endswith("<end_of_turn>") and rec["prompt"].endswith("<start_of_turn>model\n")
+    assert to_records(examples(1), end="<eos>")[0]["completion"].endswith("<eos>")
     (full,), info = tokenize_records(tok, [rec], 1024)
     assert info["truncated_prompts"] == 0 and full["input_ids"][0] == tok.bos_token_id
     n_answer = sum(full["completion_mask"])
@@ -330,3 +331,14 @@ def test_cli_flags_override_yaml_and_dry_run(tiny: Path, tmp_path: Path, capsys:
     assert cmd_train(args) == 0
     out = capsys.readouterr().out
     assert "Dry run" in out and "trainable" in out and not (tmp_path / "adapters").exists()
+
+
+def test_answers_end_with_the_marker_asked_for(tiny: Path) -> None:
+    from medgemma.train.trainer import answer_end
+
+    tok = load_tokenizer(str(tiny), True)
+    for choice, token in (("eos", tok.eos_token_id), ("end_of_turn", tok.convert_tokens_to_ids("<end_of_turn>"))):
+        rows, _ = tokenize_records(tok, to_records(examples(2), end=answer_end(tok, choice)), 1024)
+        assert all(r["input_ids"][-1] == token and r["completion_mask"][-1] == 1 for r in rows)
+    with pytest.raises(InputError):
+        TrainConfig(answer_end="full stop")

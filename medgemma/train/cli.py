@@ -23,6 +23,7 @@ FIELD_CHOICES = {
     "quantization": ["none", "4bit", "8bit"],
     "device": ["auto", "cpu", "cuda", "mps"],
     "lr_scheduler": ["linear", "cosine", "constant"],
+    "answer_end": ["eos", "end_of_turn"],
     "prompt_style": ["chat", "document", "fewshot"],
 }
 

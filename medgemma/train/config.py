@@ -76,6 +76,8 @@ class TrainConfig:
     warmup_ratio: float = _help("Share of the steps over which the learning rate ramps up from zero.", 0.03)
     lr_scheduler: str = _help("How the learning rate changes after warm-up: 'linear', 'cosine' or 'constant'.",
                               "cosine")
+    answer_end: str = _help("What ends each answer: 'eos' (the end-of-text token a pretrained model already "
+                            "predicts) or 'end_of_turn' (Gemma's turn marker, for instruction-tuned models).", "eos")
     packing: bool = _help("Pack several short examples into one sequence of max_seq_length tokens (faster on "
                           "GPUs with FlashAttention; off is safest).", False)
     gradient_checkpointing: bool = _help("Recompute activations in the backward pass: less memory, about 20-30% "
@@ -109,6 +111,8 @@ class TrainConfig:
             yield f"device must be one of {', '.join(DEVICES)} (got {self.device!r})."
         if self.prompt_style not in PROMPT_STYLES:
             yield f"prompt_style must be one of {', '.join(PROMPT_STYLES)} (got {self.prompt_style!r})."
+        if self.answer_end not in ("eos", "end_of_turn"):
+            yield f"answer_end must be 'eos' or 'end_of_turn' (got {self.answer_end!r})."
         if self.lr_scheduler not in SCHEDULERS:
             yield f"lr_scheduler must be one of {', '.join(SCHEDULERS)} (got {self.lr_scheduler!r})."
         if not _NAME_RX.match(self.output_name or ""):

@@ -20,6 +20,7 @@ from .progress import now
 LICENSES = {
     "pubmedqa": "MIT (github.com/pubmedqa/pubmedqa)",
     "medquad": "CC BY 4.0 (github.com/abachaa/MedQuAD)",
+    "grounded": "those of its question sources (listed below) and of the index its distractors come from",
 }
 
 

@@ -26,13 +26,14 @@ from typing import Any, Sequence
 
 from ..assets import atomic_write_text
 from ..errors import BackendError, InputError, require
+from ..prompts import TURN_END
 from .config import TrainConfig
 from .data import dataset_stats, split_examples, write_stats
 from .dry_run import estimate as dry_run_estimate
 from .loss import trainer_class
 from .model import count_parameters, load_model, load_tokenizer, lora_config, precision_for, resolve_base
 from .progress import LOG_NAME, Progress, append_log, now, reporter, stop_requested
-from .progress import read_log  # noqa: F401 - jobs.py reads the log through this module
+
 from .provenance import build_provenance, check_leakage, load_training_examples
 from .records import to_records, tokenize_records
 
@@ -201,8 +202,18 @@ def prepare_folder(folder: Path, cfg: TrainConfig, resume: bool) -> str | None:
     return last
 
 
+def answer_end(tokenizer: Any, choice: str) -> str:
+    """The text that closes each answer: the tokenizer's end-of-text token, or Gemma's end-of-turn marker."""
+    if choice == "end_of_turn":
+        return TURN_END
+    if not tokenizer.eos_token:
+        raise InputError("The tokenizer has no end-of-text token; use answer_end='end_of_turn'.")
+    return str(tokenizer.eos_token)
+
+
 def _move_into(tmp: Path, folder: Path, names: Sequence[str]) -> None:
     for name in names:
+        os.chmod(tmp / name, 0o644)  # files made in a private temp folder may be owner-only
         os.replace(tmp / name, folder / name)
 
 
@@ -252,8 +263,10 @@ def train(
     leakage = check_leakage(examples, cfg.allow_leakage)
     train_part, val_part = split(examples, cfg)
     tokenizer = load_tokenizer(model_id, local)
-    train_rows, tok_info = tokenize_records(tokenizer, to_records(train_part, cfg.prompt_style), cfg.max_seq_length)
-    val_rows, val_info = tokenize_records(tokenizer, to_records(val_part, cfg.prompt_style), cfg.max_seq_length)
+    end = answer_end(tokenizer, cfg.answer_end)
+    train_rows, tok_info = tokenize_records(tokenizer, to_records(train_part, cfg.prompt_style, end),
+                                            cfg.max_seq_length)
+    val_rows, val_info = tokenize_records(tokenizer, to_records(val_part, cfg.prompt_style, end), cfg.max_seq_length)
     if not train_rows:
         raise InputError(f"No training example fits in max_seq_length={cfg.max_seq_length} tokens "
                          "(their answers alone are longer): raise max_seq_length.")
