@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .assets import atomic_write_text, default_gguf, sha256_file
+from .assets import atomic_write_text, default_gguf, replace_dir, sha256_file
 from .errors import BackendError, MissingDependency
 
 DEFAULT_HF_NAME = "gemma-3-270m-hf"
@@ -126,7 +126,7 @@ def convert_gguf(gguf_path: Path, target: Path, source_sha256: str | None = None
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }, indent=2) + "\n")
         del model
-        _replace_dir(tmp, target)
+        replace_dir(tmp, target)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, (BackendError, MissingDependency)):
@@ -134,18 +134,6 @@ def convert_gguf(gguf_path: Path, target: Path, source_sha256: str | None = None
         raise BackendError(f"Converting {gguf_path.name} for the hf backend failed: {exc}") from exc
     _log(f"done in {time.perf_counter() - t0:.0f} s: {target}")
     return target
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move the finished folder `tmp` onto `target`, putting any old folder aside first."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def default_hf_model(cache_dir: Path) -> Path:

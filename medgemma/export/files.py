@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..assets import atomic_write_text, sha256_file
+from ..assets import atomic_write_text, replace_dir, sha256_file
 
 
 def _umask() -> int:
@@ -45,14 +45,7 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         publish(tmp)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.rmdir(old)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
