@@ -121,7 +121,7 @@ def estimate(cfg: TrainConfig, folder: Path, model_id: str, local: bool, plan: A
         per_token = measured["seconds"] / max(measured["tokens"], 1)
         timing = {"method": "measured: one forward+backward micro-batch, scaled by tokens",
                   "seconds_per_step": round(per_token * step_tokens, 3),
-                  "total_seconds": round(per_token * step_tokens * steps, 1),
+                  "total_seconds": round(per_token * step_tokens * steps, 3),  # a tiny model takes milliseconds
                   "tokens_per_second": round(1 / per_token, 1) if per_token else None}
         if measured["peak_gb"]:
             memory["measured_peak_gb"] = measured["peak_gb"]
