@@ -85,16 +85,42 @@ class BackendConfig:
 
 
 @dataclass(frozen=True)
+class AccessConfig:
+    """Who may do what when the app is public (a Space, a course page)."""
+
+    public: bool = _help("Public mode: training, export, model switching and index changes need an admin "
+                         "sign-in. On by default on a Hugging Face Space.", False)
+    admin_token: str = _help("Token that signs a visitor in as admin (public mode); empty disables token sign-in.",
+                             "")
+    admin_users: tuple[str, ...] = _help("Hugging Face user names that are admins once logged in, separated by "
+                                         "'|' (public mode on a Space with hf_oauth).", ())
+    messages_per_minute: int = _help("Questions one visitor may ask per minute (public mode).", 10)
+    upload_mb: int = _help("Largest upload in MB (documents and images).", 20)
+    chat_concurrency: int = _help("Chat answers worked on at once; later ones wait in the queue.", 4)
+    queue_size: int = _help("Requests that may wait in the queue before new ones are turned away.", 64)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.messages_per_minute <= 10_000:
+            raise InputError("messages_per_minute must be between 1 and 10000.")
+        if not 1 <= self.upload_mb <= 1024:
+            raise InputError("upload_mb must be between 1 and 1024.")
+        if not 1 <= self.chat_concurrency <= 64 or not 1 <= self.queue_size <= 10_000:
+            raise InputError("chat_concurrency must be 1-64 and queue_size 1-10000.")
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """Everything the app needs to start."""
 
     backend: BackendConfig = field(default_factory=BackendConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     generation: GenerationParams = field(default_factory=GenerationParams)
+    access: AccessConfig = field(default_factory=AccessConfig)
     cache_dir: Path = _help("Where converted models and built indices are cached.", ROOT / "cache")
     indices_dir: Path = _help("Folder holding the indices.", ROOT / "indices")
     adapters_dir: Path = _help("Folder holding LoRA adapters.", ROOT / "adapters")
     runs_dir: Path = _help("Folder holding evaluation runs.", ROOT / "runs")
+    uploads_dir: Path = _help("Folder holding visitors' uploads, one subfolder per session.", ROOT / "uploads")
     max_message_chars: int = _help("Longest question accepted.", 4000)
     host: str = _help("Address the app listens on.", "127.0.0.1")
     port: int = _help("Port the app listens on.", 7860)
@@ -107,8 +133,12 @@ class AppConfig:
         backend = _override(cfg.backend, env, "MEDGEMMA_")
         retrieval = _override(cfg.retrieval, env, "MEDGEMMA_")
         generation = _override(cfg.generation, env, "MEDGEMMA_")
+        # A Space is public unless MEDGEMMA_PUBLIC says otherwise.
+        access = replace(cfg.access, public=bool(env.get("SPACE_ID")))
+        access = _override(access, env, "MEDGEMMA_")
         top = {}
-        for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "max_message_chars", "host", "port"):
+        for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "uploads_dir", "max_message_chars",
+                     "host", "port"):
             key = "MEDGEMMA_" + name.upper()
             if key in env:
                 top[name] = _convert(getattr(cfg, name), env[key], key)
@@ -116,7 +146,7 @@ class AppConfig:
             top["host"] = env["GRADIO_SERVER_NAME"]
         if "GRADIO_SERVER_PORT" in env and "port" not in top:
             top["port"] = _convert(cfg.port, env["GRADIO_SERVER_PORT"], "GRADIO_SERVER_PORT")
-        return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, **top)
+        return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, access=access, **top)
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -1,0 +1,167 @@
+"""Who may do what in a public deployment: admin sign-in, per-visitor rate limits, one answer at a time per
+visitor, and per-visitor upload folders.
+
+Visitors are identified by a key: the Gradio session hash in the UI, the client address on the HTTP API.
+Nothing here knows about Gradio or FastAPI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import shutil
+import threading
+import time
+from collections import OrderedDict, deque
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .config import AccessConfig
+from .errors import InputError, MedGemmaError
+
+MAX_VISITORS = 10_000  # remembered visitors; the oldest are forgotten first
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class AccessDenied(MedGemmaError):
+    """The visitor is not allowed to do this in public mode."""
+
+
+class RateLimited(MedGemmaError):
+    """The visitor asked too often, or while an answer of theirs is still being written."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+ADMIN_ONLY = ("This is a public demo: training, export, model switching and index changes need an admin "
+              "sign-in. Run the studio on your own machine to use them freely.")
+
+
+class Access:
+    """The access rules of one running app. Thread-safe."""
+
+    def __init__(self, cfg: AccessConfig, uploads_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cfg = cfg
+        self.uploads_dir = uploads_dir
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._admins: OrderedDict[str, None] = OrderedDict()
+        self._recent: OrderedDict[str, deque[float]] = OrderedDict()
+        self._busy: set[str] = set()
+
+    @property
+    def public(self) -> bool:
+        return self.cfg.public
+
+    # --- admin -------------------------------------------------------------------------------------------
+    def is_admin(self, visitor: str, username: str | None = None) -> bool:
+        """Whether `visitor` may use admin features: always outside public mode."""
+        if not self.cfg.public:
+            return True
+        if username and username in self.cfg.admin_users:
+            return True
+        with self._lock:
+            return visitor in self._admins
+
+    def sign_in(self, visitor: str, token: str) -> bool:
+        """Admit `visitor` as admin if `token` matches the configured one (compared in constant time)."""
+        if not self.cfg.admin_token or not token:
+            return False
+        if not hmac.compare_digest(token.encode(), self.cfg.admin_token.encode()):
+            return False
+        with self._lock:
+            self._admins[visitor] = None
+            _trim(self._admins)
+        return True
+
+    def sign_out(self, visitor: str) -> None:
+        with self._lock:
+            self._admins.pop(visitor, None)
+
+    def require_admin(self, visitor: str, username: str | None = None) -> None:
+        """Raise AccessDenied unless `visitor` may use admin features."""
+        if not self.is_admin(visitor, username):
+            raise AccessDenied(ADMIN_ONLY)
+
+    # --- rate limits -------------------------------------------------------------------------------------
+    def check_rate(self, visitor: str) -> None:
+        """Count one question from `visitor`; raise RateLimited past `messages_per_minute` (public mode only).
+
+        A sliding window of 60 seconds: a refused question is not counted.
+        """
+        if not self.cfg.public:
+            return
+        now = self._clock()
+        with self._lock:
+            times = self._recent.pop(visitor, None) or deque()
+            while times and now - times[0] >= 60.0:
+                times.popleft()
+            self._recent[visitor] = times
+            _trim(self._recent)
+            if len(times) >= self.cfg.messages_per_minute:
+                wait = 60.0 - (now - times[0])
+                raise RateLimited(f"You have asked {len(times)} questions in the last minute, the most this "
+                                  f"public demo allows. Please wait {wait:.0f} s.", wait)
+            times.append(now)
+
+    @contextmanager
+    def one_at_a_time(self, visitor: str) -> Iterator[None]:
+        """Hold while `visitor`'s answer is written; a second question from them meanwhile is refused."""
+        with self._lock:
+            if visitor in self._busy:
+                raise RateLimited("Your previous question is still being answered: wait for it or press Stop.",
+                                  1.0)
+            self._busy.add(visitor)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy.discard(visitor)
+
+    # --- uploads -----------------------------------------------------------------------------------------
+    def upload_folder(self, visitor: str) -> Path:
+        """This visitor's own upload folder (named by a hash of their key, so keys never become paths)."""
+        name = hashlib.sha256(visitor.encode()).hexdigest()[:24]
+        folder = self.uploads_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def check_upload(self, path: Path, allowed: tuple[str, ...]) -> None:
+        """Raise InputError if `path` is not a regular file of an allowed type within the size limit."""
+        if not path.is_file():
+            raise InputError(f"{path.name}: the upload did not arrive; try again.")
+        suffix = "".join(path.suffixes[-2:]).lower() if path.name.lower().endswith(".gz") else path.suffix.lower()
+        if suffix not in allowed:
+            raise InputError(f"{path.name}: {suffix or 'no extension'} files are not accepted here "
+                             f"(accepted: {', '.join(allowed)}).")
+        size = path.stat().st_size
+        if size > self.cfg.upload_mb * 1024 * 1024:
+            raise InputError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {self.cfg.upload_mb} MB.")
+
+    def keep_upload(self, visitor: str, path: Path, allowed: tuple[str, ...]) -> Path:
+        """Check an uploaded file and copy it into the visitor's folder under a safe name; returns the copy."""
+        self.check_upload(path, allowed)
+        folder = self.upload_folder(visitor)
+        target = (folder / safe_filename(path.name)).resolve()
+        if target.parent != folder.resolve():  # cannot happen with safe_filename; checked because it matters
+            raise InputError(f"{path.name}: not a valid file name.")
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+        return target
+
+
+def safe_filename(name: str) -> str:
+    """A file name that stays inside its folder: the last path part, odd characters replaced."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = SAFE_NAME.sub("_", base).strip("._") or "upload"
+    return base[:120]
+
+
+def _trim(d: OrderedDict) -> None:  # type: ignore[type-arg]
+    while len(d) > MAX_VISITORS:
+        d.popitem(last=False)
