@@ -274,6 +274,22 @@ def test_stop_signal_stops_and_keeps_a_checkpoint(tiny: Path, tmp_path: Path) ->
     assert read_log(result.folder / "train_log.jsonl")[-1]["event"] == "stopped"
 
 
+def test_resuming_at_the_last_step_finishes_without_training_more(tiny: Path, tmp_path: Path) -> None:
+    """A run stopped at step 1 and resumed with max_steps=1 is finished as it is: no extra step is trained."""
+    from safetensors.torch import load_file
+
+    stop = threading.Event()
+    T.train(cfg_for(tiny, max_steps=3, val_fraction=0.0), adapters_dir=tmp_path, examples=examples(),
+            progress=lambda info: stop.set() if info["step"] >= 1 else None, stop=stop)
+    done = T.train(cfg_for(tiny, max_steps=1, val_fraction=0.0), adapters_dir=tmp_path, examples=examples())
+    assert done.finished and done.steps == 1 and done.metrics["resumed_from"] == "checkpoint-1"
+    saved = load_file(str(done.folder / "adapter_model.safetensors"))
+    ckpt = load_file(str(done.folder / "checkpoints" / "checkpoint-1" / "adapter_model.safetensors"))
+    assert saved.keys() == ckpt.keys() and all(torch.equal(saved[k], ckpt[k]) for k in saved)
+    assert [r["step"] for r in read_log(done.folder / "train_log.jsonl") if r["event"] == "log"] == [1]
+    assert json.loads((done.folder / "provenance.json").read_text())["results"]["train_loss"] > 0
+
+
 # --- dry run, leakage, card, CLI -----------------------------------------------------------------------------
 
 

@@ -297,16 +297,22 @@ def train(
     # torch.load(weights_only=True) (after check_torch_load_is_safe, torch >= 2.6), so no pickled code runs;
     # the adapter weights themselves are safetensors. (training_args.bin, a pickle the Trainer writes into each
     # checkpoint, is never read back.)
-    try:
-        output = trainer.train(resume_from_checkpoint=last)
-    except (RuntimeError, ValueError) as exc:
-        append_log(log_path, {"event": "error", "time": now(), "error": str(exc)})
-        raise BackendError(f"Training failed: {exc}") from exc
+    session_loss: float | None = None
+    if last is not None and 0 < cfg.max_steps <= _checkpoint_step(last):
+        # The checkpoint already holds max_steps steps (a run stopped at its last step, or resumed with a lower
+        # max_steps): it is the result. Trainer.train would run one more step before checking the limit.
+        _load_checkpoint(trainer, Path(last), callback)
+    else:
+        try:
+            session_loss = float(trainer.train(resume_from_checkpoint=last).training_loss)
+        except (RuntimeError, ValueError) as exc:
+            append_log(log_path, {"event": "error", "time": now(), "error": str(exc)})
+            raise BackendError(f"Training failed: {exc}") from exc
     state = trainer.state
     results = {
         "train_loss": callback.loss,
         "eval_loss": callback.eval_loss,
-        "mean_train_loss_this_session": float(output.training_loss),
+        "mean_train_loss_this_session": session_loss,
         "steps": int(state.global_step),
         "max_steps": int(state.max_steps),
         "epochs": float(state.epoch or 0.0),
@@ -331,6 +337,24 @@ def train(
                           "train_loss": results["train_loss"], "eval_loss": results["eval_loss"]})
     return TrainResult(folder=folder, metrics=provenance["results"] | {"trainable_parameters": int(trainable)},
                        steps=int(state.global_step), finished=True)
+
+
+def _checkpoint_step(path: str) -> int:
+    """The step of a `checkpoint-N` folder."""
+    return int(Path(path).name.rsplit("-", 1)[-1])
+
+
+def _load_checkpoint(trainer: Any, folder: Path, callback: Any) -> None:
+    """Put a checkpoint's adapter weights and trainer state into `trainer` without training."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+
+    set_peft_model_state_dict(trainer.model, load_file(str(folder / "adapter_model.safetensors")))
+    trainer.state = TrainerState.load_from_json(str(folder / "trainer_state.json"))
+    history = trainer.state.log_history
+    callback.loss = next((h["loss"] for h in reversed(history) if "loss" in h), callback.loss)
+    callback.eval_loss = next((h["eval_loss"] for h in reversed(history) if "eval_loss" in h), callback.eval_loss)
 
 
 def _save_adapter(trainer: Any, folder: Path, provenance: dict[str, Any], stats: dict[str, Any]) -> None:
