@@ -1,15 +1,13 @@
-"""MedGemma Studio as a Gradio app. `demo` follows the Hugging Face Spaces convention."""
+"""MedGemma Studio as a web app: `python app.py` (or `uvicorn app:app`) serves the full app at "/", the
+iframe layout at "/embed/" and the API at "/v1/chat/completions" and "/health"."""
 
 from medgemma.config import AppConfig
 from medgemma.runtime import Runtime
-from medgemma.ui import build_ui, launch_kwargs
+from medgemma.ui.server import build_app, serve
 
 config = AppConfig.from_env()
 runtime = Runtime(config)
-demo = build_ui(runtime)
+app = build_app(runtime)
 
 if __name__ == "__main__":
-    runtime.warm_up()
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=config.host, server_port=config.port, **launch_kwargs()
-    )
+    serve(runtime, app)

@@ -78,6 +78,15 @@ class Access:
             _trim(self._admins)
         return True
 
+    def sign_in_user(self, visitor: str, username: str | None) -> bool:
+        """Admit `visitor` as admin if `username` (from a Hugging Face login) is one of the admin users."""
+        if not username or username not in self.cfg.admin_users:
+            return False
+        with self._lock:
+            self._admins[visitor] = None
+            _trim(self._admins)
+        return True
+
     def sign_out(self, visitor: str) -> None:
         with self._lock:
             self._admins.pop(visitor, None)
@@ -110,7 +119,11 @@ class Access:
 
     @contextmanager
     def one_at_a_time(self, visitor: str) -> Iterator[None]:
-        """Hold while `visitor`'s answer is written; a second question from them meanwhile is refused."""
+        """Hold while `visitor`'s answer is written; a second question from them meanwhile is refused (public
+        mode only: on one's own machine, parallel requests from one address are a feature)."""
+        if not self.cfg.public:
+            yield
+            return
         with self._lock:
             if visitor in self._busy:
                 raise RateLimited("Your previous question is still being answered: wait for it or press Stop.",

@@ -92,3 +92,68 @@ def test_export_report_rows_and_files(tmp_path) -> None:  # type: ignore[no-unty
     assert ["gguf", "top1_agreement", "1.0000"] in rows and ["gguf", "passed", "True"] in rows
     assert any(r[1].startswith("chat template") and r[2] == "True" for r in rows)
     assert sorted(Path(f).name for f in files) == ["export_report.json", "model-f16.gguf"]
+
+
+@pytest.fixture(scope="module")
+def public_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The app in public mode: two questions a minute per visitor, an admin token."""
+    from dataclasses import replace
+
+    from medgemma.access import Access
+    from medgemma.config import AccessConfig
+
+    tmp = tmp_path_factory.mktemp("public")
+    index = Retriever.build(PASSAGES, tmp / "idx", HashEmbedder())  # type: ignore[arg-type]
+    runtime = FakeRuntime(Assistant(FakeBackend(), index))
+    runtime.cfg = replace(runtime.cfg, access=AccessConfig(public=True, admin_token="s3cret", messages_per_minute=2))
+    access = Access(runtime.cfg.access, tmp / "uploads")
+    demo = build_ui(runtime, access)
+    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo, access
+    finally:
+        demo.close()
+
+
+def test_public_mode_limits_each_visitor(public_client) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    demo, _ = public_client
+    first, second = Client(demo.local_url, verbose=False), Client(demo.local_url, verbose=False)
+    for _ in range(2):
+        assert first.predict("What are the signs of a stroke?", 3, True, api_name="/ask")["answer"]
+    with pytest.raises(AppError, match="last minute"):
+        first.predict("What are the signs of a stroke?", 3, True, api_name="/ask")
+    assert second.predict("What is asthma?", 3, True, api_name="/ask")["answer"]  # another visitor is unaffected
+
+
+def test_streaming_api_ends_with_the_checked_reply(client) -> None:  # type: ignore[no-untyped-def]
+    job = client.submit("What are the signs of a stroke?", 3, True, api_name="/chat")
+    updates = list(job)
+    assert updates and updates[-1]["final"] is True and all(u["final"] is False for u in updates[:-1])
+    final = updates[-1]
+    assert final == {**client.predict("What are the signs of a stroke?", 3, True, api_name="/ask"), "final": True}
+    assert all(final["answer"].startswith(u["answer"].rstrip()) or not u["answer"] for u in updates[:-1])
+
+
+def test_admin_features_need_sign_in_in_public_mode(public_client) -> None:  # type: ignore[no-untyped-def]
+    import gradio as gr
+
+    from medgemma.ui.guard import Guard
+
+    _, access = public_client
+
+    class Visitor:
+        session_hash = "tab-1"
+        client = None
+
+    guard = Guard(access)
+    assert not guard.open
+    with pytest.raises(gr.Error, match="admin"):
+        guard.admin(Visitor())  # type: ignore[arg-type]
+    assert not access.sign_in("tab-1", "wrong") and access.sign_in("tab-1", "s3cret")
+    guard.admin(Visitor())  # signed in: allowed
+    access.sign_out("tab-1")
+    with pytest.raises(gr.Error):
+        guard.admin(Visitor())  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ Handlers check their inputs, make one call to the Assistant and yield what to sh
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
@@ -19,7 +20,10 @@ from ..runtime import Runtime
 from ..types import Message, Reply
 from .documents import build_documents_panel
 from .models import build_model_panel
+from .guard import Guard
 from .render import safety_banner, sources_panel
+
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 EXAMPLES = [
     "What are the warning signs of a stroke?",
@@ -81,42 +85,57 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     }
 
 
-def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
-    """Add the chat components and events to the current Blocks."""
+def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool = False) -> None:
+    """Add the chat components and events to the current Blocks.
+
+    `embed`: the column-sized layout for iframes (banner, chat, sources below it; no settings or panels).
+    """
     signals = StopSignals()
     cfg = runtime.cfg
 
     banner = gr.HTML(safety_banner(safety.POLICY), elem_id="mg-banner")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=320):
-            chatbot = gr.Chatbot(label="Chat", height=520, elem_id="mg-chat", buttons=["copy"],
+        with gr.Column(scale=3, min_width=280 if embed else 320):
+            chatbot = gr.Chatbot(label="Chat", height=380 if embed else 520, elem_id="mg-chat", buttons=["copy"],
                                  placeholder="Ask a medical question. Answers cite their sources like [1].")
             with gr.Row():
                 box = gr.Textbox(placeholder="Type a question and press Enter", show_label=False, scale=5,
                                  max_lines=6, elem_id="mg-question", max_length=cfg.max_message_chars)
-                send = gr.Button("Ask", variant="primary", scale=1, elem_id="mg-ask")
-                stop = gr.Button("Stop", variant="stop", scale=1, elem_id="mg-stop")
-            with gr.Accordion("Attach an image (multimodal models only)", open=False):
-                image = gr.Image(type="filepath", label="Image", sources=["upload"], height=160,
-                                 elem_id="mg-image")
-                gr.Markdown("Read by multimodal models such as MedGemma 4B (transformers backend); a text-only "
-                            "model answers from the question alone and says so.")
-            gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
-            status = gr.Markdown("**Backend:** loading…", elem_id="mg-status")
-        with gr.Column(scale=2, min_width=280):
-            gr.Markdown("### Sources")
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=60, elem_id="mg-ask")
+                stop = gr.Button("Stop", variant="stop", scale=1, min_width=60, elem_id="mg-stop")
+            if embed:
+                image: Any = gr.State(None)
+            else:
+                with gr.Accordion("Attach an image (multimodal models only)", open=False):
+                    image = gr.Image(type="filepath", label="Image", sources=["upload"], height=160,
+                                     elem_id="mg-image")
+                    gr.Markdown("Read by multimodal models such as MedGemma 4B (transformers backend); a text-only "
+                                "model answers from the question alone and says so.")
+                gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
+            status = gr.Markdown("**Backend:** loading…", elem_id="mg-status", visible=not embed)
+        if not embed:
+            with gr.Column(scale=2, min_width=280):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_panel([]), elem_id="mg-sources")
+    if embed:
+        with gr.Accordion("Sources", open=True):
             sources = gr.HTML(sources_panel([]), elem_id="mg-sources")
-    with gr.Accordion("Settings", open=False):
-        with gr.Row():
-            k = gr.Slider(0, 10, value=cfg.retrieval.k, step=1, label="Passages (k)",
-                          info="How many retrieved passages the model reads.")
-            rag = gr.Checkbox(value=True, label="Answer from sources (RAG)",
-                              info="Off: the model answers from its own memory, without citations.")
-            temperature = gr.Slider(0.0, 1.5, value=cfg.generation.temperature, step=0.05, label="Temperature",
-                                    info="0 always picks the most likely word; higher is more varied.")
-            max_tokens = gr.Slider(16, 1024, value=cfg.generation.max_new_tokens, step=16, label="Max new tokens")
-    build_model_panel(runtime, status)
-    build_documents_panel(runtime, status)
+        # The embed layout answers with the app's settings.
+        k, rag = gr.State(cfg.retrieval.k), gr.State(True)
+        temperature, max_tokens = gr.State(cfg.generation.temperature), gr.State(cfg.generation.max_new_tokens)
+    else:
+        with gr.Accordion("Settings", open=False):
+            with gr.Row():
+                k = gr.Slider(0, 10, value=cfg.retrieval.k, step=1, label="Passages (k)",
+                              info="How many retrieved passages the model reads.")
+                rag = gr.Checkbox(value=True, label="Answer from sources (RAG)",
+                                  info="Off: the model answers from its own memory, without citations.")
+                temperature = gr.Slider(0.0, 1.5, value=cfg.generation.temperature, step=0.05, label="Temperature",
+                                        info="0 always picks the most likely word; higher is more varied.")
+                max_tokens = gr.Slider(16, 1024, value=cfg.generation.max_new_tokens, step=16,
+                                       label="Max new tokens")
+        build_model_panel(runtime, status, guard)
+        build_documents_panel(runtime, status, guard)
 
     def respond(
         message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,
@@ -130,25 +149,27 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
                 max_new_tokens=int(max_new), temperature=float(temp), top_p=cfg.generation.top_p,
                 repeat_penalty=cfg.generation.repeat_penalty, seed=cfg.generation.seed,
             )
+            images = [str(guard.access.keep_upload(guard.visitor(request), Path(picture), IMAGE_TYPES))] \
+                if picture else []
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
-        signal = signals.get(request.session_hash or "")
+        signal = signals.get(guard.visitor(request))
         signal.clear()
         default_banner = safety_banner(safety.POLICY)
-        images = [picture] if picture else []
         shown: list[dict[str, Any]] = [*(history or []), {"role": "user", "content": question}]
         shown += [{"role": "user", "content": {"path": p}} for p in images]
         shown.append({"role": "assistant", "content": ""})
-        try:
-            for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params, stop=signal,
-                                         images=images):
-                shown[-1]["content"] = item.text
-                if isinstance(item, Partial):
-                    yield shown, sources_panel(item.passages), default_banner, ""
-                else:
-                    yield _final(item, shown)
-        except MedGemmaError as exc:
-            raise gr.Error(str(exc)) from exc
+        with guard.chat_turn(request):
+            try:
+                for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params,
+                                             stop=signal, images=images):
+                    shown[-1]["content"] = item.text
+                    if isinstance(item, Partial):
+                        yield shown, sources_panel(item.passages), default_banner, ""
+                    else:
+                        yield _final(item, shown)
+            except MedGemmaError as exc:
+                raise gr.Error(str(exc)) from exc
 
     def _final(reply: Reply, shown: list[dict[str, Any]]) -> tuple[Any, ...]:
         if "images_ignored" in reply.flags:
@@ -157,7 +178,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
         return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict), ""
 
     def request_stop(request: gr.Request) -> None:
-        signals.get(request.session_hash or "").set()
+        signals.get(guard.visitor(request)).set()
 
     def show_status() -> str:
         try:
@@ -171,19 +192,38 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks) -> None:
     # (the backend serialises model access itself).
     for trigger in (box.submit, send.click):
         # The status line is refreshed after each answer: memory grows once the model has loaded.
-        trigger(respond, inputs, outputs, concurrency_limit=8, api_visibility="private").then(
+        trigger(respond, inputs, outputs, concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat",
+                api_visibility="private").then(
             show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.clear(lambda: (sources_panel([]), safety_banner(safety.POLICY)), None, [sources, banner],
                   api_visibility="private")
     demo.load(show_status, None, status, api_visibility="private")
 
-    def ask(question: str, k: int = 4, rag: bool = True) -> dict[str, Any]:
+    if embed:
+        return  # one Blocks publishes the API
+
+    def ask(question: str, k: int = 4, rag: bool = True, request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
         """Answer one question from the sources; returns the answer, its citations and the safety verdict."""
-        try:
-            reply = runtime.assistant().answer(question, k=int(k), rag=bool(rag))
-        except MedGemmaError as exc:
-            raise gr.Error(str(exc)) from exc
+        with guard.chat_turn(request):
+            try:
+                reply = runtime.assistant().answer(question, k=int(k), rag=bool(rag))
+            except MedGemmaError as exc:
+                raise gr.Error(str(exc)) from exc
         return reply_json(reply)
 
-    gr.api(ask, api_name="ask", concurrency_limit=8)
+    def chat(question: str, k: int = 4, rag: bool = True, request: gr.Request = None) -> Iterator[dict[str, Any]]:  # type: ignore[assignment]
+        """Answer one question as it is written: yields the reply so far ("final": false), then the checked
+        reply with its citations and safety verdict ("final": true)."""
+        with guard.chat_turn(request):
+            try:
+                for item in runtime.assistant().stream(question, k=int(k), rag=bool(rag)):
+                    if isinstance(item, Partial):
+                        yield {"answer": item.text, "final": False}
+                    else:
+                        yield {**reply_json(item), "final": True}
+            except MedGemmaError as exc:
+                raise gr.Error(str(exc)) from exc
+
+    gr.api(ask, api_name="ask", concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat")
+    gr.api(chat, api_name="chat", concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat")

@@ -17,14 +17,16 @@ from ..eval.plots import category_figure, comparison_heatmap, confusion_figure, 
 from ..eval.runner import RunSpec, list_runs, load_run, run_task
 from ..eval.tasks import TASKS, load_task
 from ..runtime import Runtime
+from .guard import Guard
 from .chat import StopSignals
 
 HEADERS = ["figure", "value", "95% interval"]
 FAILED_HEADERS = ["id", "category", "question", "reference", "prediction"]
 
 
-def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
-    """Add the evaluation form, results and comparison to the current Blocks."""
+def build_evaluation_tab(runtime: Runtime, guard: Guard) -> None:
+    """Add the evaluation form, results and comparison to the current Blocks. In public mode only admins run
+    evaluations (they occupy the model for minutes); anyone may open and compare runs."""
     signals = StopSignals()
     runs_dir = runtime.cfg.runs_dir
     gr.Markdown("Measure the configuration the chat uses now (choose backend, model and adapter in the chat "
@@ -41,8 +43,9 @@ def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
         max_new = gr.Slider(16, 512, value=128, step=16, label="Max new tokens (generated answers)")
         fresh = gr.Checkbox(value=False, label="Start over (otherwise an unfinished run resumes)")
     with gr.Row():
-        run = gr.Button("Run evaluation", variant="primary", interactive=not locked)
+        run = gr.Button("Run evaluation", variant="primary", interactive=guard.open)
         stop = gr.Button("Stop", variant="stop")
+    guard.protect(run)
     summary = gr.Markdown()
     table = gr.Dataframe(headers=HEADERS, label="Metrics", interactive=False)
     with gr.Row():
@@ -62,7 +65,8 @@ def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
 
     def start(task_: str, rag_: bool, k_: float, limit_: float | None, seed_: float | None, max_new_: float,
               fresh_: bool, request: gr.Request, progress: Any = gr.Progress()) -> tuple[Any, ...]:
-        signal = signals.get(request.session_hash or "")
+        guard.admin(request)
+        signal = signals.get(guard.visitor(request))
         signal.clear()
         try:
             n = int(limit_) if limit_ else None
@@ -84,7 +88,7 @@ def build_evaluation_tab(runtime: Runtime, locked: bool = False) -> None:
         return (note, *_views(result.metrics, result.records), gr.update(choices=_run_names(runs_dir)))
 
     def request_stop(request: gr.Request) -> None:
-        signals.get(request.session_hash or "").set()
+        signals.get(guard.visitor(request)).set()
 
     def show_compare(names: list[str] | None) -> tuple[Any, ...]:
         if not names:

@@ -19,13 +19,15 @@ from ..config import ROOT
 from ..export.cli import FORMATS
 from ..export.quantize import QTYPES
 from ..runtime import Runtime
+from .guard import Guard
 from .models import adapter_names
 
 CHOICES = [*FORMATS, *QTYPES]
 
 
-def build_export_tab(runtime: Runtime, locked: bool = False) -> None:
-    """Add the export form, its live output, the verification table and the downloads."""
+def build_export_tab(runtime: Runtime, guard: Guard) -> None:
+    """Add the export form, its live output, the verification table and the downloads (admins only in public
+    mode)."""
     adapters_dir = runtime.cfg.adapters_dir
     exports_dir = ROOT / "exports"
     gr.Markdown("Export a trained adapter: the PEFT adapter, merged safetensors, GGUF for llama.cpp (and a GGUF "
@@ -39,12 +41,15 @@ def build_export_tab(runtime: Runtime, locked: bool = False) -> None:
     with gr.Row():
         dtype = gr.Dropdown(["float16", "bfloat16", "float32"], value="float16", label="Merged precision")
         outtype = gr.Dropdown(["f16", "bf16", "f32", "q8_0"], value="f16", label="GGUF type")
-    run = gr.Button("Export and verify", variant="primary", interactive=not locked)
+    run = gr.Button("Export and verify", variant="primary", interactive=guard.open)
+    guard.protect(run)
     log = gr.Textbox(label="Progress", lines=12, max_lines=12, autoscroll=True)
     checks = gr.Dataframe(headers=["file", "check", "result"], label="Verification", interactive=False)
     files = gr.File(label="Files", file_count="multiple", interactive=False)
 
-    def export(name: str | None, chosen: list[str], dtype_: str, outtype_: str) -> Iterator[tuple[Any, ...]]:
+    def export(name: str | None, chosen: list[str], dtype_: str, outtype_: str,
+               request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        guard.admin(request)
         if not name:
             raise gr.Error("Choose an adapter.")
         if not chosen:

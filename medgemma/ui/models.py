@@ -10,6 +10,7 @@ from ..backends import BACKENDS
 from ..config import BackendConfig, field_help
 from ..prompts import STYLES
 from ..runtime import Runtime
+from .guard import Guard
 
 
 def adapter_names(runtime: Runtime) -> list[str]:
@@ -20,38 +21,37 @@ def adapter_names(runtime: Runtime) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = False) -> None:
-    """Add the backend switcher to the current Blocks. `locked` shows it read-only (public mode)."""
+def build_model_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -> None:
+    """Add the backend switcher to the current Blocks; in public mode only admins can load a model."""
     h = field_help(BackendConfig)
     b = runtime.cfg.backend
     with gr.Accordion("Model", open=False):
         with gr.Row():
-            backend = gr.Radio(list(BACKENDS), value=b.backend, label="Backend", info=h["backend"],
-                               interactive=not locked)
-            model = gr.Textbox(value=b.model, label="Model", info=h["model"], interactive=not locked)
+            backend = gr.Radio(list(BACKENDS), value=b.backend, label="Backend", info=h["backend"])
+            model = gr.Textbox(value=b.model, label="Model", info=h["model"])
             adapter = gr.Dropdown([("auto (the shipped adapter, when present)", "auto"), ("none", ""),
                                    *adapter_names(runtime)], value=b.adapter, label="Adapter",
-                                  info=h["adapter"], interactive=not locked, allow_custom_value=False)
+                                  info=h["adapter"], allow_custom_value=False)
         with gr.Row():
             device = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=b.device, label="Device (hf)",
-                                 info=h["device"], interactive=not locked)
+                                 info=h["device"])
             quant = gr.Dropdown(["none", "4bit", "8bit"], value=b.quantization, label="Quantization (hf)",
-                                info=h["quantization"], interactive=not locked)
+                                info=h["quantization"])
             style = gr.Dropdown(["auto", *STYLES], value=b.prompt_style, label="Prompt style",
-                                info=h["prompt_style"], interactive=not locked)
+                                info=h["prompt_style"])
         with gr.Row():
-            base_url = gr.Textbox(value=b.base_url, label="Server URL (openai)", info=h["base_url"],
-                                  interactive=not locked)
-            api_model = gr.Textbox(value=b.api_model, label="Server model (openai)", info=h["api_model"],
-                                   interactive=not locked)
+            base_url = gr.Textbox(value=b.base_url, label="Server URL (openai)", info=h["base_url"])
+            api_model = gr.Textbox(value=b.api_model, label="Server model (openai)", info=h["api_model"])
             api_key = gr.Textbox(value="", label="API key (openai)", type="password",
-                                 info="Kept in memory for this app only; never logged.", interactive=not locked)
+                                 info="Kept in memory for this app only; never logged.")
             fold = gr.Checkbox(value=b.system_in_user_turn, label="Instruction in the user turn (openai)",
-                               info=h["system_in_user_turn"], interactive=not locked)
-        load = gr.Button("Load model", interactive=not locked, elem_id="mg-load-model")
+                               info=h["system_in_user_turn"])
+        load = gr.Button("Load model", interactive=guard.open, elem_id="mg-load-model")
+        guard.protect(load)
 
     def switch(backend_: str, model_: str, adapter_: str, device_: str, quant_: str, style_: str,
-               url_: str, api_model_: str, key_: str, fold_: bool) -> str:
+               url_: str, api_model_: str, key_: str, fold_: bool, request: gr.Request) -> str:
+        guard.admin(request)
         current = runtime.cfg.backend
         wanted = replace(
             current, backend=backend_, model=model_.strip(), adapter=adapter_ or "", device=device_,
@@ -60,6 +60,5 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, locked: bool = Fals
         )
         return "**Backend:** " + runtime.switch_backend(wanted)
 
-    if not locked:
-        load.click(switch, [backend, model, adapter, device, quant, style, base_url, api_model, api_key, fold], status,
-                   concurrency_limit=1, api_visibility="private")
+    load.click(switch, [backend, model, adapter, device, quant, style, base_url, api_model, api_key, fold], status,
+               concurrency_limit=1, api_visibility="private")

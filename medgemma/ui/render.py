@@ -68,3 +68,11 @@ CSS = """
 .mg-source blockquote { margin: 4px 0; font-size: 0.92em; }
 .mg-empty { opacity: 0.7; font-style: italic; }
 """
+
+# The embed layout lives in a narrow iframe: no page padding, a smaller sources list, a quiet footer.
+EMBED_CSS = """
+.gradio-container { padding: 6px !important; max-width: 100% !important; }
+.mg-sources { max-height: 320px; }
+.mg-embed-foot { font-size: 0.8em; opacity: 0.75; text-align: center; }
+footer { display: none !important; }
+"""

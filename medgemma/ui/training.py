@@ -20,6 +20,7 @@ from ..train import jobs
 from ..train.config import TrainConfig
 from ..train.recipes import RECIPES
 from ..runtime import Runtime
+from .guard import Guard
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 HELP = field_help(TrainConfig)
@@ -28,8 +29,9 @@ FORM = ("lora_r", "lora_alpha", "lora_dropout", "learning_rate", "epochs", "max_
         "gradient_accumulation_steps", "max_seq_length", "save_steps", "eval_steps", "val_fraction")
 
 
-def build_training_tab(runtime: Runtime, locked: bool = False) -> None:
-    """Add the training form and the run monitor to the current Blocks."""
+def build_training_tab(runtime: Runtime, guard: Guard) -> None:
+    """Add the training form and the run monitor to the current Blocks; in public mode only admins start or
+    stop runs (anyone may watch them)."""
     adapters_dir = runtime.cfg.adapters_dir
     defaults = TrainConfig()
     gr.Markdown("Fine-tune a LoRA adapter for the chat model. Runs in the background and saves a checkpoint "
@@ -61,9 +63,10 @@ def build_training_tab(runtime: Runtime, locked: bool = False) -> None:
             packing = gr.Checkbox(value=defaults.packing, label="packing", info=HELP["packing"])
             target = gr.Number(value=None, label="target loss", info=HELP["target_loss"])
     with gr.Row():
-        start = gr.Button("Start or resume", variant="primary", interactive=not locked)
-        over = gr.Button("Start over", interactive=not locked)
-        stop = gr.Button("Stop (saves a checkpoint)", variant="stop", interactive=not locked)
+        start = gr.Button("Start or resume", variant="primary", interactive=guard.open)
+        over = gr.Button("Start over", interactive=guard.open)
+        stop = gr.Button("Stop (saves a checkpoint)", variant="stop", interactive=guard.open)
+    guard.protect(start, over, stop)
     message = gr.Markdown()
     gr.Markdown("### Runs")
     with gr.Row():
@@ -89,7 +92,16 @@ def build_training_tab(runtime: Runtime, locked: bool = False) -> None:
         return gr.update(choices=jobs.list_jobs(adapters_dir), value=cfg.output_name), (
             f"Started **{cfg.output_name}** ({'resuming its checkpoints if any' if resume else 'from scratch'}).")
 
-    def halt(name_: str | None) -> str:
+    def start_run(request: gr.Request, *values: Any) -> tuple[Any, str]:
+        guard.admin(request)
+        return launch(True, *values)
+
+    def start_over(request: gr.Request, *values: Any) -> tuple[Any, str]:
+        guard.admin(request)
+        return launch(False, *values)
+
+    def halt(name_: str | None, request: gr.Request) -> str:
+        guard.admin(request)
         try:
             stopped = bool(name_) and jobs.stop(adapters_dir, name_)
         except MedGemmaError as exc:
@@ -106,8 +118,8 @@ def build_training_tab(runtime: Runtime, locked: bool = False) -> None:
         return _state_line(st), _loss_figure(st.log), st.tail
 
     inputs = [name, base, quantization, source, recipe, limit, upload, path, packing, target, *fields_.values()]
-    start.click(lambda *a: launch(True, *a), inputs, [job, message], api_visibility="private")
-    over.click(lambda *a: launch(False, *a), inputs, [job, message], api_visibility="private")
+    start.click(start_run, inputs, [job, message], api_visibility="private")
+    over.click(start_over, inputs, [job, message], api_visibility="private")
     stop.click(halt, job, message, api_visibility="private")
     refresh.click(lambda: gr.update(choices=jobs.list_jobs(adapters_dir)), None, job, api_visibility="private")
     job.change(show, job, [state, loss_plot, tail], api_visibility="private")

@@ -1,0 +1,87 @@
+"""The UI side of the access rules: who is asking, whether they may use admin features, and the sign-in form.
+
+Every admin handler calls `Guard.admin(request)` first: the check is on the server, so a visitor who calls an
+endpoint directly is refused just like one who clicks a disabled button.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import gradio as gr
+
+from ..access import ADMIN_ONLY, Access
+from ..errors import MedGemmaError
+
+
+class Guard:
+    """Wraps `Access` for Gradio handlers and collects the controls that sign-in unlocks."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        self.controls: list[gr.components.Component] = []
+
+    @property
+    def open(self) -> bool:
+        """Whether admin controls start enabled (everything is open outside public mode)."""
+        return not self.access.public
+
+    def protect(self, *components: Any) -> None:
+        """Register admin-only controls: disabled in public mode until the visitor signs in."""
+        self.controls.extend(components)
+
+    @staticmethod
+    def visitor(request: gr.Request | None) -> str:
+        """The visitor's key: their Gradio session (one browser tab)."""
+        if request is None:
+            return "anonymous"
+        return request.session_hash or (request.client.host if request.client else "anonymous")
+
+    def admin(self, request: gr.Request | None) -> None:
+        """Raise a Gradio error unless this visitor may use admin features."""
+        if not self.access.is_admin(self.visitor(request)):
+            raise gr.Error(ADMIN_ONLY)
+
+    @contextmanager
+    def chat_turn(self, request: gr.Request | None) -> Iterator[None]:
+        """Count a question against the visitor's rate limit and hold their one answer slot while it streams."""
+        visitor = self.visitor(request)
+        try:
+            self.access.check_rate(visitor)
+            slot = self.access.one_at_a_time(visitor)
+            slot.__enter__()
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+        try:
+            yield
+        finally:
+            slot.__exit__(None, None, None)
+
+    def build_sign_in(self) -> None:
+        """The admin sign-in form (public mode only); call it after every protected control exists."""
+        if not self.access.public:
+            return
+        on_space = bool(os.environ.get("SPACE_ID"))
+        with gr.Accordion("Admin sign-in", open=False):
+            gr.Markdown("Training, export, evaluation runs, model switching and index changes are for the admins "
+                        "of this demo. Sign in with the admin token" +
+                        (" or your Hugging Face account." if on_space and self.access.cfg.admin_users else "."))
+            with gr.Row():
+                token = gr.Textbox(label="Admin token", type="password", scale=3, elem_id="mg-admin-token")
+                button = gr.Button("Sign in", scale=1, elem_id="mg-admin-sign-in")
+                if on_space and self.access.cfg.admin_users:
+                    gr.LoginButton(scale=1)  # Hugging Face OAuth; needs `hf_oauth: true` in the Space card
+            result = gr.Markdown()
+
+        def sign_in(token_: str, request: gr.Request, profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
+            visitor = self.visitor(request)
+            username = profile.username if profile is not None else None
+            if self.access.sign_in(visitor, token_ or "") or self.access.sign_in_user(visitor, username):
+                return ("Signed in as admin for this page; reloading it signs you out.",
+                        *[gr.update(interactive=True) for _ in self.controls])
+            raise gr.Error("That token is not right, or this account is not an admin of this demo.")
+
+        button.click(sign_in, token, [result, *self.controls], api_visibility="private", concurrency_limit=4)
+        token.submit(sign_in, token, [result, *self.controls], api_visibility="private", concurrency_limit=4)
