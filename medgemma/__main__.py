@@ -135,14 +135,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import Runtime
-    from .ui import build_ui, launch_kwargs
+    from .ui.server import serve
 
     cfg = _config(args)
     cfg = replace(cfg, host=args.host or cfg.host, port=args.port or cfg.port)
-    runtime = Runtime(cfg)
-    runtime.warm_up()
-    demo = build_ui(runtime)
-    demo.queue(default_concurrency_limit=4).launch(server_name=cfg.host, server_port=cfg.port, **launch_kwargs())
+    if args.public:
+        cfg = replace(cfg, access=replace(cfg.access, public=True))
+    serve(Runtime(cfg))
     return 0
 
 
@@ -211,9 +210,11 @@ def parser() -> argparse.ArgumentParser:
     _add_backend(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="Run the web app.")
+    p = sub.add_parser("serve", help="Run the web app (full app at /, iframe layout at /embed/, API at /v1).")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--public", action="store_true",
+                   help="Public mode: admin features need MEDGEMMA_ADMIN_TOKEN; per-visitor rate limits.")
     _add_retrieval(p)
     _add_backend(p)
     p.set_defaults(func=cmd_serve)
@@ -224,6 +225,9 @@ def parser() -> argparse.ArgumentParser:
     from .export.cli import add_export_parser  # argparse only; torch, gguf and llama.cpp load when it runs
 
     add_export_parser(sub)
+    from .space import add_space_parser  # argparse only; the embedder loads when `space prepare` runs
+
+    add_space_parser(sub)
     return ap
 
 

@@ -25,17 +25,33 @@ class Runtime:
         self.cfg = cfg
         self._assistant: Assistant | None = None
         self._lock = threading.Lock()
+        self._load_error = ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether the assistant is built, so `assistant()` returns at once (read without waiting for a load)."""
+        return self._assistant is not None
+
+    @property
+    def load_error(self) -> str:
+        """Why the last attempt to build the assistant or warm up its model failed; empty if it did not."""
+        return self._load_error
 
     def assistant(self) -> Assistant:
         """The shared assistant, building the index and backend on first call."""
         with self._lock:
             if self._assistant is None:
-                retriever = open_index(self.cfg.retrieval.index, self.cfg)
-                backend = load_backend(self.cfg)
-                self._assistant = Assistant(
-                    backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
-                    _default_harm(),
-                )
+                try:
+                    retriever = open_index(self.cfg.retrieval.index, self.cfg)
+                    backend = load_backend(self.cfg)
+                    self._assistant = Assistant(
+                        backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
+                        _default_harm(),
+                    )
+                except MedGemmaError as exc:
+                    self._load_error = str(exc)  # for a health check, which must not wait for a load
+                    raise
+                self._load_error = ""
             return self._assistant
 
     def warm_up(self) -> None:
@@ -44,6 +60,8 @@ class Runtime:
         def run() -> None:
             try:
                 _warm(self.assistant().backend)
+            except MedGemmaError as exc:  # the first real question reports it to the user too
+                self._load_error = str(exc)
             except Exception:  # noqa: BLE001 - the first real question reports the error to the user
                 pass
 
@@ -81,6 +99,7 @@ class Runtime:
         with self._lock:
             old = self._assistant
             self.cfg = cfg
+            self._load_error = ""  # the new backend loaded (switch_backend warmed it)
             if old is None:
                 retriever = open_index(cfg.retrieval.index, cfg)
                 self._assistant = Assistant(
