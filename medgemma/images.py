@@ -19,9 +19,12 @@ def load_image(path: str | Path) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
+    try:
+        size = path.stat().st_size if path.is_file() else -1
+    except OSError:  # e.g. a name too long for the file system
+        size = -1
+    if size < 0:
         raise InputError(f"Image {path.name} was not found.")
-    size = path.stat().st_size
     if size == 0:
         raise InputError(f"Image {path.name} is empty.")
     if size > MAX_IMAGE_BYTES:

@@ -21,12 +21,19 @@ __all__ = ["BACKENDS", "SHIPPED_ADAPTER", "BackendInfo", "ChatBackend", "StopSig
 def resolve_adapter(name: str, adapters_dir: Path) -> Path:
     """The folder of adapter `name` under `adapters_dir`; names that leave the folder are refused."""
     root = adapters_dir.resolve()
-    path = (root / name).resolve()
-    if not name or path.parent != root:
-        raise InputError(f"Adapter name {name!r} is not allowed: give a folder name under {adapters_dir}.")
-    if not path.is_dir():
+    shown = repr(name if len(name) <= 80 else name[:80] + "...")
+    inside = found = False
+    try:
+        path = (root / name).resolve()
+        inside = bool(name) and path.parent == root
+        found = inside and path.is_dir()
+    except (OSError, ValueError):  # a NUL byte, or a name too long for the file system
+        inside = False
+    if not inside:
+        raise InputError(f"Adapter name {shown} is not allowed: give a folder name under {adapters_dir}.")
+    if not found:
         known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise InputError(f"No adapter {name!r} in {adapters_dir}. Known adapters: {', '.join(known) or 'none'}.")
+        raise InputError(f"No adapter {shown} in {adapters_dir}. Known adapters: {', '.join(known) or 'none'}.")
     return path
 
 

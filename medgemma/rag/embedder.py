@@ -5,6 +5,7 @@ It loads local folders only (the packaged MiniLM by default), so nothing is fetc
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +14,8 @@ import numpy as np
 
 from ..assets import DEFAULT_EMBEDDER, default_embedder_path
 from ..errors import InputError, require
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Embedder:
@@ -33,9 +36,11 @@ class Embedder:
         """Return a (len(texts), dim) float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # A lone surrogate (a "\\ud800" escape in JSON, undecodable bytes in argv) makes the tokenizer raise.
+        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
         with self._lock:
             vectors = self._model.encode(
-                list(texts),
+                texts,
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,

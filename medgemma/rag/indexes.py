@@ -65,7 +65,12 @@ def open_index(name: str, cfg: AppConfig, progress: bool = False) -> Retriever:
 
 
 def list_indices(cfg: AppConfig) -> list[str]:
-    """Names of the index folders that have a manifest."""
+    """Names of the index folders that have a manifest (not the hidden folders of builds in progress)."""
     if not cfg.indices_dir.is_dir():
         return []
-    return sorted(p.name for p in cfg.indices_dir.iterdir() if (p / store.MANIFEST).is_file())
+    for aside in cfg.indices_dir.glob(".*.old-*"):  # an index whose build was killed mid-swap comes back
+        name = aside.name[1:].rsplit(".old-", 1)[0]
+        if name and not name.startswith("."):
+            store.recover(aside.with_name(name))
+    return sorted(p.name for p in cfg.indices_dir.iterdir()
+                  if not p.name.startswith(".") and (p / store.MANIFEST).is_file())

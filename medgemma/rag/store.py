@@ -6,7 +6,9 @@ Layout of `indices/<name>/`:
   passages.jsonl  one chunk per line, in vector order
 
 A folder is written complete under a temporary name and then renamed into place, so a crash during a
-build leaves the previous index untouched.
+build leaves the previous index untouched. A build killed between moving the old folder aside and moving
+the new one in leaves the old one under `.<name>.old-<pid>-<ns>`: `recover` puts it back, and the next
+build of that name removes what killed builds left behind.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ FORMAT_VERSION = 1
 def check_name(name: str) -> str:
     """An index name is a plain folder name: letters, digits, '-', '_' and '.', not starting with '.'."""
     if not name or len(name) > 64 or name.startswith(".") or any(not (c.isalnum() or c in "-_.") for c in name):
-        raise InputError(f"Index name {name!r} is not allowed: use letters, digits, '-', '_' or '.'.")
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        raise InputError(f"Index name {shown!r} is not allowed: use up to 64 letters, digits, '-', '_' or '.'.")
     return name
 
 
@@ -44,7 +47,9 @@ def save(directory: Path, chunks: Sequence[Chunk], vectors: np.ndarray, manifest
     if len(chunks) != len(vectors):
         raise IndexStoreError(f"{len(chunks)} passages but {len(vectors)} vectors.")
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
+    recover(directory)
+    _remove_leftovers(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-{os.getpid()}-", dir=directory.parent))
     try:
         index = faiss.IndexFlatIP(vectors.shape[1])  # type: ignore[attr-defined]
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -71,13 +76,68 @@ def _swap_in(new: Path, directory: Path) -> None:
     if directory.exists():
         old = directory.with_name(f".{directory.name}.old-{os.getpid()}-{time.time_ns()}")
         os.replace(directory, old)
-    os.replace(new, directory)
+    try:
+        os.replace(new, directory)
+    except BaseException:
+        if old is not None:
+            os.replace(old, directory)  # the previous index stays in place
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _leftovers(directory: Path, kind: str) -> list[tuple[Path, int]]:
+    """(folder, pid of the build that made it) of each `.<name>.<kind>-<pid>-...` folder, oldest first."""
+    found = []
+    for p in sorted(directory.parent.glob(f".{directory.name}.{kind}-*"), key=_mtime):
+        pid = p.name[len(f".{directory.name}.{kind}-"):].split("-")[0]
+        if p.is_dir() and pid.isdigit():
+            found.append((p, int(pid)))
+    return found
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0  # removed meanwhile by another build
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. another user's process
+    return True
+
+
+def recover(directory: Path) -> None:
+    """Move the previous index back if a build died after moving it aside and before moving the new one in."""
+    if directory.exists():
+        return
+    aside = [p for p, pid in _leftovers(directory, "old") if not _alive(pid) and (p / MANIFEST).is_file()]
+    if aside:
+        try:
+            os.replace(aside[-1], directory)
+        except OSError:
+            pass  # another process got there first
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Delete the temporary folders of builds of this index whose process is gone."""
+    for kind in ("building", "old"):
+        for p, pid in _leftovers(directory, kind):
+            if not _alive(pid):
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of an index folder, or IndexStoreError saying how to rebuild it."""
+    recover(directory)
     path = directory / MANIFEST
     if not path.exists():
         raise IndexStoreError(f"No index at {directory}: build it with `python -m medgemma ingest PATH --index {directory.name}`.")

@@ -35,6 +35,8 @@ FORMATS = ("auto", "instruction", "qa", "chat")
 ROLES = ("system", "user", "assistant")
 _BULLET = re.compile(r"[-*+•▪◦‣–]\s")
 _CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,20 @@ def cite(sentence: str, number: int) -> str:
 # --- reading files ------------------------------------------------------------------------------------------
 
 
+def _is(test: Callable[[], bool]) -> bool:
+    """`path.is_file()` and the like, False for a name the file system refuses (too long, say)."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of a file (decompressed when it ends in .gz), refusing anything over `max_bytes`
     (default MAX_FILE_BYTES), before reading it and again after decompressing it."""
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     path = Path(path)
-    if not path.is_file():
+    if not _is(path.is_file):
         raise InputError(f"{path} not found.")
     size = path.stat().st_size
     if size > max_bytes:
@@ -194,9 +204,30 @@ def read_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(f"{path}: not JSON, JSONL or CSV (it starts with {text.lstrip()[:20]!r}).")
 
 
-def _json_list_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _scrub(value: Any) -> Any:
+    """`value` with lone surrogates (from escapes like "\\ud800") replaced by U+FFFD: no tokenizer or UTF-8
+    writer accepts them."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _json_loads(text: str) -> Any:
+    """json.loads, with lone surrogates replaced and nesting too deep for the parser reported as bad JSON."""
     try:
         data = json.loads(text)
+        return _scrub(data) if _SURROGATE_ESCAPE.search(text) else data
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def _json_list_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        data = _json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
     if not isinstance(data, list):
@@ -209,12 +240,13 @@ def _json_list_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, A
 
 
 def _jsonl_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for n, line in enumerate(text.splitlines(), 1):
+    # Split on "\n" only: str.splitlines() would also break at U+2028, which JSON allows inside strings.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         where = f"{path}, line {n}"
         try:
-            row = json.loads(line)
+            row = _json_loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: not valid JSON ({exc.msg}); JSONL needs one object a line.") from exc
         if not isinstance(row, dict):
@@ -310,7 +342,7 @@ def _json_field(row: Mapping[str, Any], key: str, where: str, strict: bool = Tru
     value = row.get(key)
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
+            return _json_loads(value)
         except json.JSONDecodeError as exc:
             if strict:
                 raise InputError(f"{where}: '{key}' is not valid JSON ({exc.msg}).") from exc
@@ -440,10 +472,10 @@ def load_examples(path_or_name: str | Path, *, fmt: str = "auto", limit: int | N
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InputError(f"limit must be a positive whole number, not {limit!r}.")
     path = Path(path_or_name).expanduser()
-    if path.is_dir():
+    if _is(path.is_dir):
         records = _dataset_records(path)
         base = path
-    elif path.is_file():
+    elif _is(path.is_file):
         records = read_records(path)
         base = path.parent
     else:
