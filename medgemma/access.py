@@ -23,6 +23,8 @@ from .errors import InputError, MedGemmaError
 
 MAX_VISITORS = 10_000  # remembered visitors; the oldest are forgotten first
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+KEPT_SUFFIXES = (".jsonl.gz", ".json.gz", ".csv.gz", ".txt.gz", ".md.gz", ".jsonl", ".json", ".csv", ".txt", ".md",
+                 ".pdf", ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".gz")
 
 
 class AccessDenied(MedGemmaError):
@@ -171,8 +173,12 @@ class Access:
 def safe_filename(name: str) -> str:
     """A file name that stays inside its folder: the last path part, odd characters replaced."""
     base = re.split(r"[\\/]", name)[-1]
-    base = SAFE_NAME.sub("_", base).strip("._") or "upload"
-    return base[:120]
+    lower = base.lower()
+    # The extension decides how a file is read, so it is kept whole however the stem is shortened or replaced.
+    suffix = next((ext for ext in KEPT_SUFFIXES if lower.endswith(ext) and len(base) > len(ext)), "")
+    stem = base[: len(base) - len(suffix)] if suffix else base
+    stem = SAFE_NAME.sub("_", stem).strip("._")[:100] or "upload"
+    return stem + suffix
 
 
 def _trim(d: OrderedDict) -> None:  # type: ignore[type-arg]

@@ -60,7 +60,10 @@ class Assistant:
 
     def check_input(self, question: str) -> str:
         """The question stripped, or InputError if it is empty or too long."""
-        text = (question or "").strip()
+        if question is not None and not isinstance(question, str):
+            raise InputError("The question must be text.")
+        # A lone surrogate (a JSON "\ud800" escape) cannot be encoded for any model: replace it.
+        text = (question or "").encode("utf-8", "replace").decode("utf-8").strip()
         if not text:
             raise InputError("Please type a question.")
         if len(text) > self.max_message_chars:

@@ -125,6 +125,12 @@ class AppConfig:
     host: str = _help("Address the app listens on.", "127.0.0.1")
     port: int = _help("Port the app listens on.", 7860)
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise InputError(f"port must be between 1 and 65535, not {self.port}.")
+        if not 1 <= self.max_message_chars <= 1_000_000:
+            raise InputError("max_message_chars must be between 1 and 1000000.")
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "AppConfig":
         """Build the config from MEDGEMMA_* variables (see README), everything else at its default."""
@@ -146,7 +152,10 @@ class AppConfig:
             top["host"] = env["GRADIO_SERVER_NAME"]
         if "GRADIO_SERVER_PORT" in env and "port" not in top:
             top["port"] = _convert(cfg.port, env["GRADIO_SERVER_PORT"], "GRADIO_SERVER_PORT")
-        return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, access=access, **top)
+        try:
+            return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, access=access, **top)
+        except InputError as exc:
+            raise InputError(f"{exc} (set by {', '.join('MEDGEMMA_' + k.upper() for k in top)})") from exc
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -157,7 +166,11 @@ def field_help(cls: type) -> dict[str, str]:
 def _convert(current: Any, raw: str, key: str) -> Any:
     try:
         if isinstance(current, bool):
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            word = raw.strip().lower()
+            if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+                # A typo must not silently switch a setting such as public mode off.
+                raise ValueError(word)
+            return word in ("1", "true", "yes", "on")
         if isinstance(current, int):
             return int(raw)
         if isinstance(current, float):
@@ -173,8 +186,15 @@ def _convert(current: Any, raw: str, key: str) -> Any:
 
 def _override(obj: Any, env: dict[str, str], prefix: str) -> Any:
     changes = {}
+    keys = []
     for f in fields(obj):
         key = prefix + f.name.upper()
         if key in env:
             changes[f.name] = _convert(getattr(obj, f.name), env[key], key)
-    return replace(obj, **changes) if changes else obj
+            keys.append(key)
+    if not changes:
+        return obj
+    try:
+        return replace(obj, **changes)
+    except InputError as exc:  # the range checks name the setting; the reader set an environment variable
+        raise InputError(f"{exc} (set by {', '.join(keys)})") from exc

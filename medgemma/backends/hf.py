@@ -252,7 +252,8 @@ class HFBackend(ChatBackend):
                 warnings.simplefilter("ignore", UserWarning)
                 self.model.load_adapter(str(path), adapter_name=name, use_safetensors=True,
                                         adapter_kwargs={"local_files_only": True})
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            # TypeError/AttributeError: an adapter_config.json that is not an object or has fields of the wrong type.
             raise BackendError(f"Could not load adapter {name!r} from {path}: {exc}") from exc
         self._adapters[name] = path
 

@@ -96,7 +96,8 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
     banner = gr.HTML(safety_banner(safety.POLICY), elem_id="mg-banner")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=280 if embed else 320):
-            chatbot = gr.Chatbot(label="Chat", height=380 if embed else 520, elem_id="mg-chat", buttons=["copy"],
+            chatbot = gr.Chatbot(label="Chat", height=460 if embed else 520, elem_id="mg-chat", buttons=["copy"],
+                                 show_label=not embed,
                                  placeholder="Ask a medical question. Answers cite their sources like [1].")
             with gr.Row():
                 box = gr.Textbox(placeholder="Type a question and press Enter", show_label=False, scale=5,

@@ -72,6 +72,11 @@ CSS = """
 # The embed layout lives in a narrow iframe: no page padding, a smaller sources list, a quiet footer.
 EMBED_CSS = """
 .gradio-container { padding: 6px !important; max-width: 100% !important; }
+.gradio-container > .main { padding: 0 4px !important; }
+#mg-banner .html-container, #mg-sources .html-container { padding: 0 !important; }
+.row:has(#mg-question) { flex-wrap: wrap !important; }
+.row:has(#mg-question) > .form { flex: 1 1 100% !important; min-width: 100% !important; }
+#mg-ask, #mg-stop { flex: 1 1 40% !important; }
 .mg-sources { max-height: 320px; }
 .mg-embed-foot { font-size: 0.8em; opacity: 0.75; text-align: center; }
 footer { display: none !important; }
