@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from .. import safety
+from ..api import reply_extras
 from ..assistant import Partial
 from ..backends.base import StopSignal
 from ..config import GenerationParams
@@ -73,16 +74,9 @@ def to_messages(history: list[dict[str, Any]] | None) -> list[Message]:
 
 def reply_json(reply: Reply) -> dict[str, Any]:
     """A reply as plain JSON: answer text, verdict and every passage with its number and whether it is cited."""
-    return {
-        "answer": reply.text,
-        "verdict": {"action": reply.verdict.action, "category": reply.verdict.category},
-        "citations": [
-            {"n": n, "id": p.id, "title": p.title, "source": p.source, "url": p.url, "score": p.score,
-             "text": p.text, "cited": n in reply.cited}
-            for n, p in enumerate(reply.passages, 1)
-        ],
-        "flags": list(reply.flags),
-    }
+    extras = reply_extras(reply)  # the same fields the HTTP API adds
+    return {"answer": reply.text, "verdict": extras["safety"], "citations": extras["citations"],
+            "flags": extras["flags"]}
 
 
 def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool = False) -> None:
