@@ -14,9 +14,11 @@ import shutil
 import threading
 import time
 from collections import OrderedDict, deque
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator
+
+import anyio
 
 from .config import AccessConfig
 from .errors import InputError, MedGemmaError
@@ -168,6 +170,36 @@ class Access:
         shutil.copyfile(path, tmp)
         tmp.replace(target)
         return target
+
+
+class ModelTurns:
+    """Admits `concurrency` answers to the model at a time, in arrival order; the others wait in the event loop
+    rather than in a worker thread, so a crowd of API callers cannot use up the threads the UI runs on."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._turns: anyio.Semaphore | None = None  # made on first use, inside the server's event loop
+
+    async def acquire(self) -> None:
+        if self._turns is None:
+            self._turns = anyio.Semaphore(self.concurrency, fast_acquire=True)
+        await self._turns.acquire()
+
+    def release(self) -> None:
+        assert self._turns is not None
+        self._turns.release()
+
+    @asynccontextmanager
+    async def take(self, needed: bool = True) -> AsyncIterator[None]:
+        """Hold a turn while the block runs; `needed=False` (a reply that never reaches the model) skips it."""
+        if not needed:
+            yield
+            return
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 def safe_filename(name: str) -> str:

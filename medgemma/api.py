@@ -37,7 +37,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .access import Access, RateLimited
+from .access import Access, ModelTurns, RateLimited
 from .assistant import Assistant, Partial
 from .backends.base import StopSignal
 from .config import GenerationParams
@@ -267,7 +267,7 @@ def generation_params(base: GenerationParams, req: ChatRequest) -> GenerationPar
 def build_api(runtime: Runtime, access: Access) -> APIRouter:
     """The API routes, to include in the app before the UI is mounted at "/"."""
     router = APIRouter()
-    slots = Slots(access.cfg.chat_concurrency + access.cfg.queue_size)
+    slots = Slots(access.cfg.chat_concurrency + access.cfg.queue_size, access.cfg.chat_concurrency)
 
     @router.get("/health", tags=["api"])
     def health() -> JSONResponse:
@@ -308,13 +308,20 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
 
 
 class Slots:
-    """Answers in progress or waiting for the model, across all API clients: past `limit` new ones are turned
-    away at once (503) instead of piling up in the thread pool, as the UI's queue turns them away past its size."""
+    """Answers in progress or waiting, across all API clients: past `limit` new ones are turned away at once
+    (503), as the UI's queue turns them away past its size. `turns` admits `concurrency` answers to the model
+    at a time, in arrival order; the others wait without holding a worker thread (the UI needs those)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, concurrency: int = 4) -> None:
         self.limit = limit
+        self.turns = ModelTurns(concurrency)
         self._used = 0
         self._lock = threading.Lock()
+
+    async def turn(self, hold: ExitStack) -> None:
+        """Wait for a turn at the model; `hold` gives it back when it closes."""
+        await self.turns.acquire()
+        hold.callback(self.turns.release)
 
     @contextmanager
     def take(self) -> Iterator[None]:
@@ -354,6 +361,10 @@ async def _complete(runtime: Runtime, access: Access, request: Request, slots: S
     stop = StopSignal()
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     try:
+        # An emergency or a refused request never reaches the model, so it does not wait for a turn.
+        verdict = await run_in_threadpool(assistant.verdict, question)
+        if not verdict.blocks_model:
+            await slots.turn(hold)
         items = assistant.stream(question, history, k=req.k, rag=req.rag is not False, params=params, stop=stop)
         if not req.stream:
             reply = await _watching(request, stop, lambda: _last(items))

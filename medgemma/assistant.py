@@ -102,6 +102,11 @@ class Assistant:
         found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
         return fit_passages(found, self.context_budget(params))
 
+    def verdict(self, question: str) -> Verdict:
+        """The safety verdict on a checked question: the rules, then the learned classifier. No model runs."""
+        verdict = safety.check_question(question)
+        return verdict if verdict.blocks_model else self.check_harm(question, verdict)
+
     def check_harm(self, text: str, verdict: Verdict) -> Verdict:
         """A refusal when the classifier flags a question the rules let through, else `verdict` unchanged."""
         embedder = self.retriever.embedder if self.retriever is not None else None
@@ -128,9 +133,7 @@ class Assistant:
         instead of retrieval (evaluation with a gold context, or passages with an injected instruction).
         """
         text = self.check_input(question)
-        verdict = safety.check_question(text)
-        if not verdict.blocks_model:
-            verdict = self.check_harm(text, verdict)
+        verdict = self.verdict(text)
         if verdict.blocks_model:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return

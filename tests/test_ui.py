@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,40 @@ def test_admin_features_need_sign_in_in_public_mode(public_client) -> None:  # t
     access.sign_out("tab-1")
     with pytest.raises(gr.Error):
         guard.admin(Visitor())  # type: ignore[arg-type]
+
+
+class GatedBackend(FakeBackend):
+    """Streams only once the gate opens: stands for a model busy with long answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def stream(self, messages, params, stop=None):  # type: ignore[no-untyped-def, override]
+        self.gate.wait(60)
+        yield from super().stream(messages, params, stop)
+
+
+def test_emergency_is_answered_while_the_model_is_busy(tmp_path: Path) -> None:
+    """Every model turn is taken by answers that cannot finish; an emergency still gets its message."""
+    from gradio_client import Client
+
+    from medgemma import safety
+
+    backend = GatedBackend()
+    index = Retriever.build(PASSAGES, tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
+    demo = build_ui(FakeRuntime(Assistant(backend, index)))
+    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        busy = [Client(demo.local_url, verbose=False).submit("What is asthma?", 3, True, api_name="/ask")
+                for _ in range(AppConfig().access.chat_concurrency + 2)]
+        question = "I took 40 paracetamol tablets an hour ago"
+        reply = Client(demo.local_url, verbose=False).predict(question, 3, True, api_name="/ask")
+        assert reply["verdict"]["action"] == "emergency"
+        assert reply["answer"] == safety.check_question(question).message
+        assert not any(job.done() for job in busy)  # the model answers were still waiting
+        backend.gate.set()
+        assert all(job.result(timeout=60)["answer"] for job in busy)
+    finally:
+        backend.gate.set()
+        demo.close()

@@ -6,12 +6,15 @@ Handlers check their inputs, make one call to the Assistant and yield what to sh
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import gradio as gr
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .. import safety
+from ..access import ModelTurns
 from ..api import reply_extras
 from ..assistant import Partial
 from ..backends.base import StopSignal
@@ -132,35 +135,52 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         build_model_panel(runtime, status, guard)
         build_documents_panel(runtime, status, guard)
 
-    def respond(
-        message: str, history: list[dict[str, Any]], k_: float, rag_: bool, temp: float, max_new: float,
-        picture: str | None, request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
-        past = to_messages(history)
+    def triage(message: str, history: list[dict[str, Any]], picture: str | None,
+               request: gr.Request) -> tuple[Any, ...]:
+        # Runs outside the queue, so an emergency or a refused request is answered at once however many
+        # answers wait for the model; a question the model may see is handed to `respond` through `pending`.
         try:
             assistant = runtime.assistant()
             question = assistant.check_input(message)
+            guard.count_question(request)
+            images = [str(guard.access.keep_upload(guard.visitor(request), Path(picture), IMAGE_TYPES))] \
+                if picture else []
+            verdict = assistant.verdict(question)
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+        shown: list[dict[str, Any]] = [*(history or []), {"role": "user", "content": question}]
+        shown += [{"role": "user", "content": {"path": p}} for p in images]
+        if verdict.blocks_model:
+            shown.append({"role": "assistant", "content": verdict.message})
+            return shown, sources_panel([]), safety_banner(safety.POLICY, verdict), "", gr.skip()
+        shown.append({"role": "assistant", "content": ""})
+        job = {"question": question, "past": to_messages(history), "images": images, "id": uuid.uuid4().hex}
+        return shown, sources_panel([]), safety_banner(safety.POLICY), "", job
+
+    def respond(
+        job: dict[str, Any] | None, shown: list[dict[str, Any]], k_: float, rag_: bool, temp: float,
+        max_new: float, request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        if not job or not shown:
+            return
+        try:
+            assistant = runtime.assistant()
             params = GenerationParams(
                 max_new_tokens=int(max_new), temperature=float(temp), top_p=cfg.generation.top_p,
                 repeat_penalty=cfg.generation.repeat_penalty, seed=cfg.generation.seed,
             )
-            images = [str(guard.access.keep_upload(guard.visitor(request), Path(picture), IMAGE_TYPES))] \
-                if picture else []
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
         signal = signals.get(guard.visitor(request))
         signal.clear()
         default_banner = safety_banner(safety.POLICY)
-        shown: list[dict[str, Any]] = [*(history or []), {"role": "user", "content": question}]
-        shown += [{"role": "user", "content": {"path": p}} for p in images]
-        shown.append({"role": "assistant", "content": ""})
-        with guard.chat_turn(request):
+        with guard.answer_slot(request):
             try:
-                for item in assistant.stream(question, past, k=int(k_), rag=bool(rag_), params=params,
-                                             stop=signal, images=images):
+                for item in assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_),
+                                             params=params, stop=signal, images=job["images"]):
                     shown[-1]["content"] = item.text
                     if isinstance(item, Partial):
-                        yield shown, sources_panel(item.passages), default_banner, ""
+                        yield shown, sources_panel(item.passages), default_banner
                     else:
                         yield _final(item, shown)
             except MedGemmaError as exc:
@@ -170,7 +190,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         if "images_ignored" in reply.flags:
             gr.Warning("This model reads text only, so the image was not used. A multimodal model (for example "
                        "google/medgemma-4b-it on the transformers backend) can read it.")
-        return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict), ""
+        return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict)
 
     def request_stop(request: gr.Request) -> None:
         signals.get(guard.visitor(request)).set()
@@ -181,15 +201,15 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         except MedGemmaError as exc:
             return f"**Backend failed to load:** {exc}"
 
-    inputs = [box, chatbot, k, rag, temperature, max_tokens, image]
-    outputs = [chatbot, sources, banner, box]
-    # Several chats may run at once: emergency and refusal replies must not wait behind a generation
-    # (the backend serialises model access itself).
+    pending = gr.State(None)
     for trigger in (box.submit, send.click):
-        # The status line is refreshed after each answer: memory grows once the model has loaded.
-        trigger(respond, inputs, outputs, concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat",
-                api_visibility="private").then(
-            show_status, None, status, api_visibility="private", queue=False)
+        trigger(triage, [box, chatbot, image], [chatbot, sources, banner, box, pending], queue=False,
+                api_visibility="private")
+    # Answers that need the model wait in the queue (the backend runs one at a time); the status line is
+    # refreshed after each, as memory grows once the model has loaded.
+    pending.change(respond, [pending, chatbot, k, rag, temperature, max_tokens], [chatbot, sources, banner],
+                   concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat",
+                   api_visibility="private").then(show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.clear(lambda: (sources_panel([]), safety_banner(safety.POLICY)), None, [sources, banner],
                   api_visibility="private")
@@ -198,27 +218,40 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
     if embed:
         return  # one Blocks publishes the API
 
-    def ask(question: str, k: int = 4, rag: bool = True, request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
-        """Answer one question from the sources; returns the answer, its citations and the safety verdict."""
-        with guard.chat_turn(request):
-            try:
-                reply = runtime.assistant().answer(question, k=int(k), rag=bool(rag))
-            except MedGemmaError as exc:
-                raise gr.Error(str(exc)) from exc
-        return reply_json(reply)
+    turns = ModelTurns(cfg.access.chat_concurrency)
 
-    def chat(question: str, k: int = 4, rag: bool = True, request: gr.Request = None) -> Iterator[dict[str, Any]]:  # type: ignore[assignment]
+    async def chat(question: str, k: int = 4, rag: bool = True,
+                   request: gr.Request = None) -> AsyncIterator[dict[str, Any]]:  # type: ignore[assignment]
         """Answer one question as it is written: yields the reply so far ("final": false), then the checked
         reply with its citations and safety verdict ("final": true)."""
+        stop = StopSignal()
         with guard.chat_turn(request):
             try:
-                for item in runtime.assistant().stream(question, k=int(k), rag=bool(rag)):
-                    if isinstance(item, Partial):
-                        yield {"answer": item.text, "final": False}
-                    else:
-                        yield {**reply_json(item), "final": True}
+                assistant = await run_in_threadpool(runtime.assistant)
+                text = assistant.check_input(question)
+                # Emergencies and refusals never reach the model, so they do not wait for a turn at it.
+                blocked = (await run_in_threadpool(assistant.verdict, text)).blocks_model
+                async with turns.take(not blocked):
+                    async for item in iterate_in_threadpool(
+                            assistant.stream(text, k=int(k), rag=bool(rag), stop=stop)):
+                        if isinstance(item, Partial):
+                            yield {"answer": item.text, "final": False}
+                        else:
+                            yield {**reply_json(item), "final": True}
             except MedGemmaError as exc:
                 raise gr.Error(str(exc)) from exc
+            finally:
+                stop.set()  # a visitor who left stops the generation running in its worker thread
 
-    gr.api(ask, api_name="ask", concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat")
-    gr.api(chat, api_name="chat", concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat")
+    async def ask(question: str, k: int = 4, rag: bool = True,
+                  request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
+        """Answer one question from the sources; returns the answer, its citations and the safety verdict."""
+        final: dict[str, Any] = {}
+        async for update in chat(question, k, rag, request):
+            final = update
+        final.pop("final", None)
+        return final
+
+    # No Gradio concurrency limit: waiting happens in `turns`, without holding a worker thread.
+    gr.api(ask, api_name="ask", concurrency_limit=None)
+    gr.api(chat, api_name="chat", concurrency_limit=None)

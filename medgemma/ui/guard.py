@@ -44,13 +44,18 @@ class Guard:
         if not self.access.is_admin(self.visitor(request)):
             raise gr.Error(ADMIN_ONLY)
 
-    @contextmanager
-    def chat_turn(self, request: gr.Request | None) -> Iterator[None]:
-        """Count a question against the visitor's rate limit and hold their one answer slot while it streams."""
-        visitor = self.visitor(request)
+    def count_question(self, request: gr.Request | None) -> None:
+        """Count a question against the visitor's rate limit (public mode); a Gradio error past it."""
         try:
-            self.access.check_rate(visitor)
-            slot = self.access.one_at_a_time(visitor)
+            self.access.check_rate(self.visitor(request))
+        except MedGemmaError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    @contextmanager
+    def answer_slot(self, request: gr.Request | None) -> Iterator[None]:
+        """Hold the visitor's one answer slot while their answer streams (public mode)."""
+        try:
+            slot = self.access.one_at_a_time(self.visitor(request))
             slot.__enter__()
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
@@ -58,6 +63,13 @@ class Guard:
             yield
         finally:
             slot.__exit__(None, None, None)
+
+    @contextmanager
+    def chat_turn(self, request: gr.Request | None) -> Iterator[None]:
+        """Count a question and hold the visitor's answer slot while it is answered."""
+        self.count_question(request)
+        with self.answer_slot(request):
+            yield
 
     def build_sign_in(self) -> None:
         """The admin sign-in form (public mode only); call it after every protected control exists."""
