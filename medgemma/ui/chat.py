@@ -203,7 +203,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
 
     pending = gr.State(None)
     for trigger in (box.submit, send.click):
-        trigger(triage, [box, chatbot, image], [chatbot, sources, banner, box, pending], queue=False,
+        trigger(triage, [box, chatbot, image], [chatbot, sources, banner, box, pending], concurrency_limit=None,
                 api_visibility="private")
     # Answers that need the model wait in the queue (the backend runs one at a time); the status line is
     # refreshed after each, as memory grows once the model has loaded.
