@@ -66,7 +66,7 @@ def main() -> None:
             page.goto(base + "embed/")
             ask_and_wait(page, args.question, args.done_text, args.timeout)
         elif args.page:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
             page.goto(args.page.resolve().as_uri() + "?src=" + base + "embed/")
             ask_and_wait(page.frame_locator("#studio"), args.question, args.done_text, args.timeout)
         else:
@@ -85,7 +85,8 @@ def main() -> None:
                 ask_and_wait(page, args.question, args.done_text, args.timeout)
         page.wait_for_timeout(1500)  # let the last render and any transition settle
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(args.out), full_page=True)
+        # A full-page capture resizes the viewport, which can blank an iframe: the page mode fits its viewport.
+        page.screenshot(path=str(args.out), full_page=not args.page)
         browser.close()
     print(f"saved {args.out}")
 
