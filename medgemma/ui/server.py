@@ -36,4 +36,5 @@ def serve(runtime: Runtime, app: FastAPI | None = None) -> None:
     runtime.warm_up()
     print(f"MedGemma Studio on http://{runtime.cfg.host}:{runtime.cfg.port}/ "
           f"(embed: /embed/, API: /v1/chat/completions, docs: /api/docs)", flush=True)
-    uvicorn.run(app, host=runtime.cfg.host, port=runtime.cfg.port, log_level="warning")
+    # Open streams (a browser tab, a client's queue connection) would otherwise hold a SIGTERM off for ever.
+    uvicorn.run(app, host=runtime.cfg.host, port=runtime.cfg.port, log_level="warning", timeout_graceful_shutdown=5)
