@@ -137,8 +137,9 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
 
     def triage(message: str, history: list[dict[str, Any]], picture: str | None,
                request: gr.Request) -> tuple[Any, ...]:
-        # Runs outside the queue, so an emergency or a refused request is answered at once however many
-        # answers wait for the model; a question the model may see is handed to `respond` through `pending`.
+        # Runs in the queue with no concurrency limit (it never touches the model), so an emergency or a refused
+        # request is answered at once however many answers wait for the model; a question the model may see is
+        # handed to `respond` through `pending`.
         try:
             assistant = runtime.assistant()
             question = assistant.check_input(message)
