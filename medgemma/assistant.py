@@ -18,6 +18,7 @@ from .images import load_image
 from .prompts import build_messages, fit_passages
 from .rag.retriever import Retriever
 from .safety_classifier import HarmClassifier
+from .textclean import scrub
 from .types import Message, Passage, Reply, Verdict
 
 # Earlier turns kept in the prompt, and how much of each: the default model has a 2k-token window and
@@ -62,8 +63,7 @@ class Assistant:
         """The question stripped, or InputError if it is empty or too long."""
         if question is not None and not isinstance(question, str):
             raise InputError("The question must be text.")
-        # A lone surrogate (a JSON "\ud800" escape) cannot be encoded for any model: replace it.
-        text = (question or "").encode("utf-8", "replace").decode("utf-8").strip()
+        text = scrub(question or "").strip()  # a lone surrogate cannot be encoded for any model
         if not text:
             raise InputError("Please type a question.")
         if len(text) > self.max_message_chars:

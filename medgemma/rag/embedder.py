@@ -5,7 +5,6 @@ It loads local folders only (the packaged MiniLM by default), so nothing is fetc
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -14,8 +13,8 @@ import numpy as np
 
 from ..assets import DEFAULT_EMBEDDER, default_embedder_path
 from ..errors import InputError, require
+from ..textclean import scrub
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Embedder:
@@ -37,7 +36,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # A lone surrogate (a "\\ud800" escape in JSON, undecodable bytes in argv) makes the tokenizer raise.
-        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
+        texts = [scrub(t) for t in texts]
         with self._lock:
             vectors = self._model.encode(
                 texts,

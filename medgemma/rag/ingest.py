@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from medgemma.errors import InputError, require
 from medgemma.rag.chunking import chunk_text, validate_chunking
+from medgemma.textclean import json_loads, scrub
 from medgemma.types import Chunk
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -42,8 +43,6 @@ MAX_META_CHARS = 200
 _H1 = re.compile(r"#\s+(.+?)\s*#*\s*")
 _ANY_HEADING = re.compile(r"#{1,6}\s+(.+?)\s*#*\s*")
 _FENCE = re.compile(r"\s*(```|~~~)")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 # One loaded document (a file, a record, a markdown section or a PDF page) before chunking. It carries
@@ -239,7 +238,7 @@ def _load_markdown(path: Path, text: str) -> list[Document]:
 
 def _load_json(path: Path, text: str, progress: bool) -> list[Document]:
     try:
-        data = _json_loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from exc
     if isinstance(data, dict):
@@ -269,7 +268,7 @@ def _load_jsonl(path: Path, text: str, progress: bool) -> list[Document]:
             continue
         count += 1
         try:
-            record = _json_loads(line)
+            record = json_loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: line {n} is not valid JSON ({exc.msg}, column {exc.colno}).") from exc
         if (doc := _record(path, record, f"line {n}", count)) is not None:
@@ -316,28 +315,7 @@ def _load_pdf(path: Path, max_bytes: int) -> list[Document]:
         raise
     except Exception as exc:  # damaged files raise PdfReadError but also KeyError, ValueError, TypeError...
         raise InputError(f"{path}: could not read this PDF ({type(exc).__name__}: {exc}). Is it damaged?") from exc
-    return [Document(f"{_stem(path)}:p{n}", _scrub(text), _scrub(title), path.name, page=n) for n, text in pages]
-
-
-def _scrub(value: Any) -> Any:
-    """`value` with lone surrogates (JSON escapes like "\\ud800", odd PDF fonts) replaced by U+FFFD: neither
-    the embedder's tokenizer nor the UTF-8 passages file accepts them."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
-def _json_loads(text: str) -> Any:
-    """json.loads, with lone surrogates replaced and nesting too deep for the parser reported as bad JSON."""
-    try:
-        data = json.loads(text)
-        return _scrub(data) if _SURROGATE_ESCAPE.search(text) else data
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    return [Document(f"{_stem(path)}:p{n}", scrub(text), scrub(title), path.name, page=n) for n, text in pages]
 
 
 def _decrypts_without_password(reader: Any) -> bool:

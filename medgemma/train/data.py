@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assets import atomic_write_text
+from ..textclean import json_loads, scrub
 from ..errors import InputError, require
 from ..prompts import build_messages, render
 from ..rag.chunking import split_sentences
@@ -35,8 +36,6 @@ FORMATS = ("auto", "instruction", "qa", "chat")
 ROLES = ("system", "user", "assistant")
 _BULLET = re.compile(r"[-*+•▪◦‣–]\s")
 _CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -204,30 +203,9 @@ def read_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(f"{path}: not JSON, JSONL or CSV (it starts with {text.lstrip()[:20]!r}).")
 
 
-def _scrub(value: Any) -> Any:
-    """`value` with lone surrogates (from escapes like "\\ud800") replaced by U+FFFD: no tokenizer or UTF-8
-    writer accepts them."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
-def _json_loads(text: str) -> Any:
-    """json.loads, with lone surrogates replaced and nesting too deep for the parser reported as bad JSON."""
-    try:
-        data = json.loads(text)
-        return _scrub(data) if _SURROGATE_ESCAPE.search(text) else data
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", text, 0) from None
-
-
 def _json_list_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
-        data = _json_loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
     if not isinstance(data, list):
@@ -246,7 +224,7 @@ def _jsonl_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]
             continue
         where = f"{path}, line {n}"
         try:
-            row = _json_loads(line)
+            row = json_loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: not valid JSON ({exc.msg}); JSONL needs one object a line.") from exc
         if not isinstance(row, dict):
@@ -342,7 +320,7 @@ def _json_field(row: Mapping[str, Any], key: str, where: str, strict: bool = Tru
     value = row.get(key)
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
-            return _json_loads(value)
+            return json_loads(value)
         except json.JSONDecodeError as exc:
             if strict:
                 raise InputError(f"{where}: '{key}' is not valid JSON ({exc.msg}).") from exc
