@@ -290,6 +290,20 @@ def test_resuming_at_the_last_step_finishes_without_training_more(tiny: Path, tm
     assert json.loads((done.folder / "provenance.json").read_text())["results"]["train_loss"] > 0
 
 
+def test_a_checkpoint_torn_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    """A kill while saving leaves a folder without trainer_state.json: resume uses the one before it."""
+    ckpts = tmp_path / "checkpoints"
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = ckpts / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert T.last_complete_checkpoint(ckpts) == str(ckpts / "checkpoint-4")
+    assert not (ckpts / "checkpoint-6").exists()
+    assert T.last_complete_checkpoint(tmp_path / "none") is None
+
+
 # --- dry run, leakage, card, CLI -----------------------------------------------------------------------------
 
 

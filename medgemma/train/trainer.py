@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -168,8 +169,6 @@ def prepare_folder(folder: Path, cfg: TrainConfig, resume: bool) -> str | None:
     - resume with checkpoints trained with other settings (beyond length and reporting) → InputError;
     - resume=False → old checkpoints and log are removed (a finished adapter stays until the new one replaces it).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     ckpt_dir = folder / CHECKPOINTS
     new = cfg.to_dict()
     if not resume:
@@ -187,7 +186,7 @@ def prepare_folder(folder: Path, cfg: TrainConfig, resume: bool) -> str | None:
             f"{folder} already holds the finished adapter of this run ({prov.get('results', {}).get('steps')} "
             "steps): there is nothing to resume. Raise max_steps or epochs to train it further, choose another "
             "output_name, or start it over without resuming (--no-resume).")
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = last_complete_checkpoint(ckpt_dir)
     if last is None:
         if finished:
             raise InputError(f"{folder} holds a finished adapter but no checkpoint to continue from. Choose another "
@@ -200,6 +199,20 @@ def prepare_folder(folder: Path, cfg: TrainConfig, resume: bool) -> str | None:
             f"The checkpoints in {ckpt_dir} were trained with other settings ({', '.join(changed)} differ). Resume "
             "with the same settings, choose another output_name, or start over without resuming (--no-resume).")
     return last
+
+
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was written to the end, or None. A process killed while saving leaves a
+    checkpoint folder without `trainer_state.json` (the Trainer writes it last): such folders are removed."""
+    if not ckpt_dir.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in ckpt_dir.iterdir()
+                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    for _, path in reversed(found):
+        if (path / "trainer_state.json").is_file() and (path / "adapter_model.safetensors").is_file():
+            return str(path)
+        shutil.rmtree(path, ignore_errors=True)  # torn by a crash; the run redoes those steps
+    return None
 
 
 def answer_end(tokenizer: Any, choice: str) -> str:
