@@ -1,8 +1,9 @@
 """Who may do what in a public deployment: admin sign-in, per-visitor rate limits, one answer at a time per
 visitor, and per-visitor upload folders.
 
-Visitors are identified by a key: the Gradio session hash in the UI, the client address on the HTTP API.
-Nothing here knows about Gradio or FastAPI.
+Visitors are identified by a key the visitor cannot choose: `session:<hash>` for a Gradio session (a browser
+tab), `addr:<address>` for a call without one (the HTTP API, Gradio's API endpoints). The two namespaces never
+meet. Nothing here knows about Gradio or FastAPI.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ import shutil
 import threading
 import time
 from collections import OrderedDict, deque
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import anyio
 
 from .config import AccessConfig
 from .errors import InputError, MedGemmaError
 
+MAX_KEY_CHARS = 100  # an address longer than this is cut, so a key cannot grow memory
+SIGN_IN_WINDOW_S = 600.0
+SIGN_IN_FAILS_PER_VISITOR = 5  # failed admin sign-ins per visitor, and from everyone, per window
+SIGN_IN_FAILS_TOTAL = 50
 MAX_VISITORS = 10_000  # remembered visitors; the oldest are forgotten first
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 KEPT_SUFFIXES = (".jsonl.gz", ".json.gz", ".csv.gz", ".txt.gz", ".md.gz", ".jsonl", ".json", ".csv", ".txt", ".md",
@@ -41,6 +46,32 @@ class RateLimited(MedGemmaError):
         self.retry_after = retry_after
 
 
+class Busy(RateLimited):
+    """Every place in the line for the model is taken."""
+
+
+def session_key(session_hash: str) -> str:
+    """The key of a Gradio session."""
+    return "session:" + session_hash[:MAX_KEY_CHARS]
+
+
+def address_key(address: str) -> str:
+    """The key of a caller without a session: their address."""
+    return "addr:" + (address or "unknown")[:MAX_KEY_CHARS]
+
+
+def client_address(peer: str | None, headers: Mapping[str, str], trusted_proxies: int) -> str:
+    """The caller's address: the peer's, or with `trusted_proxies` proxies in front, the X-Forwarded-For entry
+    the outermost trusted proxy appended. Entries before it are the client's own words and are never read."""
+    peer = peer or "unknown"
+    if trusted_proxies <= 0:
+        return peer
+    entries = [e.strip() for e in headers.get("x-forwarded-for", "").split(",") if e.strip()]
+    if len(entries) < trusted_proxies:
+        return peer  # not through the proxies: nothing in the header can be trusted
+    return entries[-trusted_proxies] or peer
+
+
 ADMIN_ONLY = ("This is a public demo: training, export, model switching and index changes need an admin "
               "sign-in. Run the studio on your own machine to use them freely.")
 
@@ -53,9 +84,11 @@ class Access:
         self.uploads_dir = uploads_dir
         self._clock = clock
         self._lock = threading.Lock()
-        self._admins: OrderedDict[str, None] = OrderedDict()
+        self._admins: OrderedDict[str, float] = OrderedDict()  # visitor -> when their sign-in ends
         self._recent: OrderedDict[str, deque[float]] = OrderedDict()
         self._busy: set[str] = set()
+        self._failed: OrderedDict[str, deque[float]] = OrderedDict()  # failed sign-ins, "" for everyone's
+        self.turns = Turns(cfg.chat_concurrency, cfg.chat_concurrency + cfg.queue_size)
 
     @property
     def public(self) -> bool:
@@ -63,37 +96,67 @@ class Access:
 
     # --- admin -------------------------------------------------------------------------------------------
     def is_admin(self, visitor: str, username: str | None = None) -> bool:
-        """Whether `visitor` may use admin features: always outside public mode."""
+        """Whether `visitor` may use admin features: always outside public mode; else while signed in."""
         if not self.cfg.public:
             return True
         if username and username in self.cfg.admin_users:
             return True
         with self._lock:
-            return visitor in self._admins
+            until = self._admins.get(visitor)
+            if until is not None and self._clock() >= until:
+                del self._admins[visitor]  # expired: a session hash seen in a log or a URL grants nothing later
+                until = None
+            return until is not None
 
     def sign_in(self, visitor: str, token: str) -> bool:
-        """Admit `visitor` as admin if `token` matches the configured one (compared in constant time)."""
+        """Admit `visitor` as admin if `token` matches the configured one (compared in constant time).
+
+        Raises RateLimited after too many failed tries from this visitor, or from everyone, in ten minutes.
+        """
+        self._check_failures(visitor)
         if not self.cfg.admin_token or not token:
             return False
         if not hmac.compare_digest(token.encode(), self.cfg.admin_token.encode()):
+            self._count_failure(visitor)
             return False
-        with self._lock:
-            self._admins[visitor] = None
-            _trim(self._admins)
+        self._admit(visitor)
         return True
 
     def sign_in_user(self, visitor: str, username: str | None) -> bool:
         """Admit `visitor` as admin if `username` (from a Hugging Face login) is one of the admin users."""
         if not username or username not in self.cfg.admin_users:
             return False
-        with self._lock:
-            self._admins[visitor] = None
-            _trim(self._admins)
+        self._admit(visitor)
         return True
 
     def sign_out(self, visitor: str) -> None:
         with self._lock:
             self._admins.pop(visitor, None)
+
+    def _admit(self, visitor: str) -> None:
+        with self._lock:
+            self._admins[visitor] = self._clock() + 60.0 * self.cfg.admin_session_minutes
+            _trim(self._admins)
+
+    def _check_failures(self, visitor: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for who, most in ((visitor, SIGN_IN_FAILS_PER_VISITOR), ("", SIGN_IN_FAILS_TOTAL)):
+                times = self._failed.get(who) or deque()
+                while times and now - times[0] >= SIGN_IN_WINDOW_S:
+                    times.popleft()
+                if len(times) >= most:
+                    wait = SIGN_IN_WINDOW_S - (now - times[0])
+                    raise RateLimited(f"Too many wrong admin tokens; sign-in is closed for {wait / 60:.0f} min.",
+                                      wait)
+
+    def _count_failure(self, visitor: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for who in (visitor, ""):
+                self._failed.setdefault(who, deque(maxlen=SIGN_IN_FAILS_TOTAL)).append(now)
+                self._failed.move_to_end(who)
+            _trim(self._failed)
 
     def require_admin(self, visitor: str, username: str | None = None) -> None:
         """Raise AccessDenied unless `visitor` may use admin features."""
@@ -169,37 +232,122 @@ class Access:
         tmp = target.with_name(f".{target.name}.part")
         shutil.copyfile(path, tmp)
         tmp.replace(target)
+        self.prune_uploads(keep=target)
         return target
 
+    def prune_uploads(self, keep: Path | None = None) -> int:
+        """Delete uploads older than `upload_max_age_minutes`, then the oldest until all fit `uploads_total_mb`
+        (public mode only). Returns how many files went. `keep` (the file just stored) stays."""
+        if not self.cfg.public or not self.uploads_dir.is_dir():
+            return 0
+        now = time.time()
+        files = []
+        for f in self.uploads_dir.glob("*/*"):
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            if f.is_file():
+                files.append((st.st_mtime, st.st_size, f))
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        cap, max_age = self.cfg.uploads_total_mb * 1024 * 1024, 60.0 * self.cfg.upload_max_age_minutes
+        removed = 0
+        for mtime, size, f in files:
+            if f == keep or (now - mtime < max_age and total <= cap):
+                continue
+            f.unlink(missing_ok=True)
+            total -= size
+            removed += 1
+        return removed
 
-class ModelTurns:
-    """Admits `concurrency` answers to the model at a time, in arrival order; the others wait in the event loop
-    rather than in a worker thread, so a crowd of API callers cannot use up the threads the UI runs on."""
 
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
-        self._turns: anyio.Semaphore | None = None  # made on first use, inside the server's event loop
+class Turns:
+    """The one line for the model, shared by every door (UI chat, embed, Gradio API, HTTP API, evaluation).
 
-    async def acquire(self) -> None:
-        if self._turns is None:
-            self._turns = anyio.Semaphore(self.concurrency, fast_acquire=True)
-        await self._turns.acquire()
+    At most `concurrency` answers run at once; at most `limit` may be running or waiting, and past that a new
+    one is refused at once (`Busy`) rather than queued without end. Waiting never holds a worker thread in the
+    async doors, so a crowd of API callers cannot use up the threads the UI runs on. Thread-safe.
+    """
 
-    def release(self) -> None:
-        assert self._turns is not None
-        self._turns.release()
+    POLL_S = 0.05
 
-    @asynccontextmanager
-    async def take(self, needed: bool = True) -> AsyncIterator[None]:
-        """Hold a turn while the block runs; `needed=False` (a reply that never reaches the model) skips it."""
+    def __init__(self, concurrency: int, limit: int) -> None:
+        self.concurrency, self.limit = concurrency, limit
+        self._running = threading.Semaphore(concurrency)
+        self._lock = threading.Lock()
+        self._held = 0  # running or waiting
+        self._answer_s = 10.0  # moving average of one answer's time, for the wait shown to visitors
+
+    @property
+    def waiting(self) -> int:
+        """Answers running or waiting for the model now."""
+        with self._lock:
+            return self._held
+
+    def wait_estimate(self, ahead: int | None = None) -> float:
+        """Seconds until a new answer would start, from the recent answer times."""
+        ahead = self.waiting if ahead is None else ahead
+        return max(0.0, (ahead - self.concurrency + 1) / self.concurrency * self._answer_s)
+
+    def _reserve(self) -> None:
+        with self._lock:
+            if self._held >= self.limit:
+                wait = max(5.0, self.wait_estimate(self._held))
+                raise Busy("The server is busy answering other questions; try again in a few seconds.", wait)
+            self._held += 1
+
+    def _unreserve(self, started: float | None) -> None:
+        with self._lock:
+            self._held -= 1
+            if started is not None:
+                self._answer_s = 0.8 * self._answer_s + 0.2 * (time.monotonic() - started)
+
+    @contextmanager
+    def turn(self, needed: bool = True, stop: Callable[[], bool] | None = None) -> Iterator[None]:
+        """Hold a turn at the model while the block runs, waiting in this thread; `needed=False` (an
+        emergency or a refusal, which never reach the model) skips the line. `stop()` true gives up waiting."""
         if not needed:
             yield
             return
-        await self.acquire()
+        self._reserve()
+        started = None
         try:
-            yield
+            while not self._running.acquire(timeout=self.POLL_S):
+                if stop is not None and stop():
+                    raise Cancelled("Stopped while waiting for the model.")
+            started = time.monotonic()
+            try:
+                yield
+            finally:
+                self._running.release()
         finally:
-            self.release()
+            self._unreserve(started)
+
+    async def acquire(self, needed: bool = True) -> Callable[[], None]:
+        """Wait in the event loop for a turn; returns the function that gives it back (call it once)."""
+        if not needed:
+            return lambda: None
+        self._reserve()
+        try:
+            while not self._running.acquire(blocking=False):
+                await anyio.sleep(self.POLL_S)
+        except BaseException:
+            self._unreserve(None)
+            raise
+        started, done = time.monotonic(), threading.Event()
+
+        def release() -> None:
+            if not done.is_set():
+                done.set()
+                self._running.release()
+                self._unreserve(started)
+
+        return release
+
+
+class Cancelled(MedGemmaError):
+    """The visitor stopped before their answer reached the model."""
 
 
 def safe_filename(name: str) -> str:

@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Annotated, Any, Callable, Iterator, Literal, TypeVar
 
@@ -37,7 +36,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .access import Access, ModelTurns, RateLimited
+from .access import Access, Busy, RateLimited, address_key, client_address
 from .assistant import Assistant, Partial
 from .backends.base import StopSignal
 from .config import GenerationParams
@@ -48,7 +47,6 @@ from .types import Message, Reply
 MODEL_ID = "medgemma-studio"
 MAX_BODY_BYTES = 256 * 1024
 MAX_MESSAGES = 100
-MAX_KEY_CHARS = 100  # a forwarded address longer than this is cut, so a key cannot grow memory
 DISCONNECT_POLL_S = 0.5
 
 log = logging.getLogger(__name__)
@@ -237,13 +235,11 @@ def _content_text(content: Any, i: int, question: bool) -> str:
     return "\n".join(texts)
 
 
-def visitor_key(request: Request) -> str:
-    """Who is asking, for rate limits: the address the nearest proxy saw (the last X-Forwarded-For entry, which
-    a client cannot forge: proxies append to the header), else the peer's."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    last = forwarded.split(",")[-1].strip()
-    host = last or (request.client.host if request.client else "") or "unknown"
-    return "api:" + host[:MAX_KEY_CHARS]
+def visitor_key(request: Request, trusted_proxies: int = 0) -> str:
+    """Who is asking, for rate limits: the client's address. X-Forwarded-For is read only with trusted proxies
+    configured, and then only the entry the outermost of them appended (see `access.client_address`)."""
+    peer = request.client.host if request.client else None
+    return address_key(client_address(peer, request.headers, trusted_proxies))
 
 
 def generation_params(base: GenerationParams, req: ChatRequest) -> GenerationParams:
@@ -267,7 +263,6 @@ def generation_params(base: GenerationParams, req: ChatRequest) -> GenerationPar
 def build_api(runtime: Runtime, access: Access) -> APIRouter:
     """The API routes, to include in the app before the UI is mounted at "/"."""
     router = APIRouter()
-    slots = Slots(access.cfg.chat_concurrency + access.cfg.queue_size, access.cfg.chat_concurrency)
 
     @router.get("/health", tags=["api"])
     def health() -> JSONResponse:
@@ -295,7 +290,7 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
     async def chat_completions(request: Request) -> Any:
         """An answer from the sources, with citations; `stream: true` for server-sent events."""
         try:
-            return await _complete(runtime, access, request, slots)
+            return await _complete(runtime, access, request)
         except ApiError as exc:
             return exc.response()
         except MedGemmaError as exc:
@@ -307,37 +302,7 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
     return router
 
 
-class Slots:
-    """Answers in progress or waiting, across all API clients: past `limit` new ones are turned away at once
-    (503), as the UI's queue turns them away past its size. `turns` admits `concurrency` answers to the model
-    at a time, in arrival order; the others wait without holding a worker thread (the UI needs those)."""
-
-    def __init__(self, limit: int, concurrency: int = 4) -> None:
-        self.limit = limit
-        self.turns = ModelTurns(concurrency)
-        self._used = 0
-        self._lock = threading.Lock()
-
-    async def turn(self, hold: ExitStack) -> None:
-        """Wait for a turn at the model; `hold` gives it back when it closes."""
-        await self.turns.acquire()
-        hold.callback(self.turns.release)
-
-    @contextmanager
-    def take(self) -> Iterator[None]:
-        with self._lock:
-            if self._used >= self.limit:
-                raise ApiError(503, "The server is busy answering other questions; try again in a few seconds.",
-                               "server_busy", "server_error", headers={"Retry-After": "5"})
-            self._used += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._used -= 1
-
-
-async def _complete(runtime: Runtime, access: Access, request: Request, slots: Slots) -> Any:
+async def _complete(runtime: Runtime, access: Access, request: Request) -> Any:
     req = parse_request(await read_body(request))
     question, history = conversation(req.messages)
     try:
@@ -346,25 +311,16 @@ async def _complete(runtime: Runtime, access: Access, request: Request, slots: S
         raise ApiError(503, f"The model is not available: {exc}", "model_unavailable", "server_error") from None
     question = assistant.check_input(question)  # InputError: 400, before the question counts as asked
     params = generation_params(assistant.generation, req)
-    key = visitor_key(request)
+    key = visitor_key(request, access.cfg.trusted_proxies)
     hold = ExitStack()
-    try:
-        access.check_rate(key)
-        hold.enter_context(access.one_at_a_time(key))
-        hold.enter_context(slots.take())
-    except ApiError:
-        hold.close()
-        raise
-    except RateLimited as exc:
-        raise ApiError(429, str(exc), "rate_limit_exceeded", "rate_limit_error",
-                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
     stop = StopSignal()
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     try:
+        access.check_rate(key)
+        hold.enter_context(access.one_at_a_time(key))
         # An emergency or a refused request never reaches the model, so it does not wait for a turn.
         verdict = await run_in_threadpool(assistant.verdict, question)
-        if not verdict.blocks_model:
-            await slots.turn(hold)
+        hold.callback(await access.turns.acquire(not verdict.blocks_model))
         items = assistant.stream(question, history, k=req.k, rag=req.rag is not False, params=params, stop=stop)
         if not req.stream:
             reply = await _watching(request, stop, lambda: _last(items))
@@ -372,6 +328,14 @@ async def _complete(runtime: Runtime, access: Access, request: Request, slots: S
             return JSONResponse(completion_json(reply, cid, created))
         # The first item is awaited here, so a model that fails to load answers 503 rather than a broken stream.
         first = await _watching(request, stop, lambda: next(items))
+    except Busy as exc:
+        hold.close()
+        raise ApiError(503, str(exc), "server_busy", "server_error",
+                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
+    except RateLimited as exc:
+        hold.close()
+        raise ApiError(429, str(exc), "rate_limit_exceeded", "rate_limit_error",
+                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
     except BaseException:
         stop.set()
         hold.close()

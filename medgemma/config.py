@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,9 @@ class BackendConfig:
         "messages (llama.cpp server's gemma format does) (openai).", False)
 
 
+MIN_ADMIN_TOKEN_CHARS = 16
+
+
 @dataclass(frozen=True)
 class AccessConfig:
     """Who may do what when the app is public (a Space, a course page)."""
@@ -98,8 +102,26 @@ class AccessConfig:
     upload_mb: int = _help("Largest upload in MB (documents and images).", 20)
     chat_concurrency: int = _help("Chat answers worked on at once; later ones wait in the queue.", 4)
     queue_size: int = _help("Requests that may wait in the queue before new ones are turned away.", 64)
+    trusted_proxies: int = _help("Proxies in front of the app that append to X-Forwarded-For; 0 trusts the header "
+                                 "not at all. 1 on a Hugging Face Space.", 0)
+    admin_session_minutes: int = _help("Minutes an admin sign-in lasts (public mode).", 60)
+    upload_max_age_minutes: int = _help("Minutes a visitor's uploaded image is kept (public mode).", 60)
+    uploads_total_mb: int = _help("Most MB all visitors' uploads may take together; the oldest go first.", 500)
+    frame_ancestors: str = _help("Sites allowed to embed /embed/ in an iframe (a CSP frame-ancestors list).", "*")
 
     def __post_init__(self) -> None:
+        if self.public and self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
+            raise InputError(f"MEDGEMMA_ADMIN_TOKEN has {len(self.admin_token)} characters; a public deployment "
+                             f"needs at least {MIN_ADMIN_TOKEN_CHARS} (for example: python -c \"import secrets; "
+                             f"print(secrets.token_urlsafe(24))\").")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise InputError("trusted_proxies must be between 0 and 10.")
+        if not 1 <= self.admin_session_minutes <= 7 * 24 * 60 or not 1 <= self.upload_max_age_minutes <= 7 * 24 * 60:
+            raise InputError("admin_session_minutes and upload_max_age_minutes must be between 1 and 10080.")
+        if not re.fullmatch(r"[A-Za-z0-9*.:/' -]{1,2000}", self.frame_ancestors):
+            raise InputError("frame_ancestors must be a CSP source list such as * or 'self' https://example.org.")
+        if not 1 <= self.uploads_total_mb <= 100_000:
+            raise InputError("uploads_total_mb must be between 1 and 100000.")
         if not 1 <= self.messages_per_minute <= 10_000:
             raise InputError("messages_per_minute must be between 1 and 10000.")
         if not 1 <= self.upload_mb <= 1024:
@@ -139,8 +161,9 @@ class AppConfig:
         backend = _override(cfg.backend, env, "MEDGEMMA_")
         retrieval = _override(cfg.retrieval, env, "MEDGEMMA_")
         generation = _override(cfg.generation, env, "MEDGEMMA_")
-        # A Space is public unless MEDGEMMA_PUBLIC says otherwise.
-        access = replace(cfg.access, public=bool(env.get("SPACE_ID")))
+        # A Space is public unless MEDGEMMA_PUBLIC says otherwise, and sits behind one proxy of its own.
+        on_space = bool(env.get("SPACE_ID"))
+        access = replace(cfg.access, public=on_space, trusted_proxies=int(on_space))
         access = _override(access, env, "MEDGEMMA_")
         top = {}
         for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "uploads_dir", "max_message_chars",
@@ -156,6 +179,15 @@ class AppConfig:
             return replace(cfg, backend=backend, retrieval=retrieval, generation=generation, access=access, **top)
         except InputError as exc:
             raise InputError(f"{exc} (set by {', '.join('MEDGEMMA_' + k.upper() for k in top)})") from exc
+
+
+def shown_path(path: Path) -> str:
+    """`path` as a visitor may see it: relative to the project, or only its name when outside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT.resolve())) or "."
+    except ValueError:
+        return path.name
 
 
 def field_help(cls: type) -> dict[str, str]:

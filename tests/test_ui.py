@@ -106,7 +106,7 @@ def public_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     tmp = tmp_path_factory.mktemp("public")
     index = Retriever.build(PASSAGES, tmp / "idx", HashEmbedder())  # type: ignore[arg-type]
     runtime = FakeRuntime(Assistant(FakeBackend(), index))
-    runtime.cfg = replace(runtime.cfg, access=AccessConfig(public=True, admin_token="s3cret", messages_per_minute=2))
+    runtime.cfg = replace(runtime.cfg, access=AccessConfig(public=True, admin_token="s3cret-s3cret-s3cret", messages_per_minute=2))
     access = Access(runtime.cfg.access, tmp / "uploads")
     demo = build_ui(runtime, access)
     demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
@@ -126,7 +126,10 @@ def test_public_mode_limits_each_visitor(public_client) -> None:  # type: ignore
         assert first.predict("What are the signs of a stroke?", 3, True, api_name="/ask")["answer"]
     with pytest.raises(AppError, match="last minute"):
         first.predict("What are the signs of a stroke?", 3, True, api_name="/ask")
-    assert second.predict("What is asthma?", 3, True, api_name="/ask")["answer"]  # another visitor is unaffected
+    # The API endpoints count by address, whatever session a caller names: a second client from the same
+    # address is the same visitor.
+    with pytest.raises(AppError, match="last minute"):
+        second.predict("What is asthma?", 3, True, api_name="/ask")
 
 
 def test_streaming_api_ends_with_the_checked_reply(client) -> None:  # type: ignore[no-untyped-def]
@@ -153,9 +156,11 @@ def test_admin_features_need_sign_in_in_public_mode(public_client) -> None:  # t
     assert not guard.open
     with pytest.raises(gr.Error, match="admin"):
         guard.admin(Visitor())  # type: ignore[arg-type]
-    assert not access.sign_in("tab-1", "wrong") and access.sign_in("tab-1", "s3cret")
-    guard.admin(Visitor())  # signed in: allowed
-    access.sign_out("tab-1")
+    key = guard.visitor(Visitor())  # type: ignore[arg-type]
+    assert key == "session:tab-1"
+    assert not access.sign_in(key, "wrong") and access.sign_in(key, "s3cret-s3cret-s3cret")
+    guard.admin(Visitor())  # type: ignore[arg-type]  # signed in: allowed
+    access.sign_out(key)
     with pytest.raises(gr.Error):
         guard.admin(Visitor())  # type: ignore[arg-type]
 

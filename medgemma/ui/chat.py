@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from pathlib import Path
+from collections import OrderedDict
 from typing import Any, AsyncIterator, Iterator
 
 import gradio as gr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .. import safety
-from ..access import ModelTurns
+from ..access import Cancelled
 from ..api import reply_extras
 from ..assistant import Partial
 from ..backends.base import StopSignal
@@ -39,18 +39,51 @@ EXAMPLES = [
 ]
 
 
+MAX_REMEMBERED = 10_000  # sessions whose stop signal and waiting question are kept; the oldest go first
+
+
 class StopSignals:
     """One stop signal per browser session, so Stop ends only that visitor's answer."""
 
-    def __init__(self) -> None:
-        self._signals: dict[str, StopSignal] = {}
+    def __init__(self, most: int = MAX_REMEMBERED) -> None:
+        self._signals: OrderedDict[str, StopSignal] = OrderedDict()
+        self._most = most
         self._lock = threading.Lock()
 
     def get(self, session: str) -> StopSignal:
         with self._lock:
-            if len(self._signals) > 10_000:  # forget old sessions rather than grow without bound
-                self._signals.clear()
-            return self._signals.setdefault(session, StopSignal())
+            signal = self._signals.pop(session, None) or StopSignal()
+            self._signals[session] = signal  # most recently used last; a flood pushes out only idle sessions
+            while len(self._signals) > self._most:
+                self._signals.popitem(last=False)
+            return signal
+
+
+class Questions:
+    """Questions that passed triage and wait for `respond`, kept on the server: each is answered once, for
+    the visitor who asked it, so a client cannot replay or forge one."""
+
+    def __init__(self, most: int = MAX_REMEMBERED) -> None:
+        self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._most = most
+        self._lock = threading.Lock()
+
+    def put(self, visitor: str, job: dict[str, Any]) -> str:
+        ticket = uuid.uuid4().hex
+        with self._lock:
+            self._jobs[ticket] = {**job, "visitor": visitor}
+            while len(self._jobs) > self._most:
+                self._jobs.popitem(last=False)
+        return ticket
+
+    def take(self, visitor: str, ticket: Any) -> dict[str, Any] | None:
+        if not isinstance(ticket, str):
+            return None
+        with self._lock:
+            job = self._jobs.get(ticket)
+            if job is None or job["visitor"] != visitor:
+                return None
+            return self._jobs.pop(ticket)
 
 
 def text_of(content: Any) -> str:
@@ -87,7 +120,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
 
     `embed`: the column-sized layout for iframes (banner, chat, sources below it; no settings or panels).
     """
-    signals = StopSignals()
+    signals, questions = StopSignals(), Questions()
     cfg = runtime.cfg
 
     banner = gr.HTML(safety_banner(safety.POLICY), elem_id="mg-banner")
@@ -135,55 +168,63 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         build_model_panel(runtime, status, guard)
         build_documents_panel(runtime, status, guard)
 
-    def triage(message: str, history: list[dict[str, Any]], picture: str | None,
+    def triage(message: str, past: list[dict[str, Any]], picture: str | None,
                request: gr.Request) -> tuple[Any, ...]:
         # Runs in the queue with no concurrency limit (it never touches the model), so an emergency or a refused
         # request is answered at once however many answers wait for the model; a question the model may see is
-        # handed to `respond` through `pending`.
+        # handed to `respond` through a ticket. The conversation (`past`) is server-side state: nothing the
+        # client sends is shown back as a message or read as a file.
         try:
             assistant = runtime.assistant()
             question = assistant.check_input(message)
+            upload = guard.uploaded(picture)
             guard.count_question(request)
-            images = [str(guard.access.keep_upload(guard.visitor(request), Path(picture), IMAGE_TYPES))] \
-                if picture else []
+            visitor = guard.visitor(request)
+            images = [str(guard.access.keep_upload(visitor, upload, IMAGE_TYPES))] if upload else []
             verdict = assistant.verdict(question)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
-        shown: list[dict[str, Any]] = [*(history or []), {"role": "user", "content": question}]
-        shown += [{"role": "user", "content": {"path": p}} for p in images]
+        shown: list[dict[str, Any]] = [*(past or []), {"role": "user", "content": question}]
+        if upload:  # shown from Gradio's own copy, which its file route serves; the kept copy is never served
+            shown.append({"role": "user", "content": {"path": str(upload)}})
         if verdict.blocks_model:
             shown.append({"role": "assistant", "content": verdict.message})
-            return shown, sources_panel([]), safety_banner(safety.POLICY, verdict), "", gr.skip()
+            return shown, shown, sources_panel([]), safety_banner(safety.POLICY, verdict), "", gr.skip()
         shown.append({"role": "assistant", "content": ""})
-        job = {"question": question, "past": to_messages(history), "images": images, "id": uuid.uuid4().hex}
-        return shown, sources_panel([]), safety_banner(safety.POLICY), "", job
+        ticket = questions.put(visitor, {"question": question, "past": to_messages(past), "images": images})
+        return shown, shown, sources_panel([]), safety_banner(safety.POLICY), "", ticket
 
     def respond(
-        job: dict[str, Any] | None, shown: list[dict[str, Any]], k_: float, rag_: bool, temp: float,
+        ticket: str | None, shown: list[dict[str, Any]], k_: float, rag_: bool, temp: float,
         max_new: float, request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
-        if not job or not shown:
-            return
+        job = questions.take(guard.visitor(request), ticket)
+        if job is None or not shown:
+            return  # no question waits for this visitor: a replayed or forged call does nothing
         try:
             assistant = runtime.assistant()
             params = GenerationParams(
                 max_new_tokens=int(max_new), temperature=float(temp), top_p=cfg.generation.top_p,
                 repeat_penalty=cfg.generation.repeat_penalty, seed=cfg.generation.seed,
             )
-        except MedGemmaError as exc:
+        except (MedGemmaError, TypeError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc
         signal = signals.get(guard.visitor(request))
         signal.clear()
         default_banner = safety_banner(safety.POLICY)
         with guard.answer_slot(request):
             try:
-                for item in assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_),
-                                             params=params, stop=signal, images=job["images"]):
-                    shown[-1]["content"] = item.text
-                    if isinstance(item, Partial):
-                        yield shown, sources_panel(item.passages), default_banner
-                    else:
-                        yield _final(item, shown)
+                with guard.access.turns.turn(stop=lambda: signal.is_set):
+                    for item in assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_),
+                                                 params=params, stop=signal, images=job["images"]):
+                        shown[-1]["content"] = item.text
+                        if isinstance(item, Partial):
+                            yield shown, shown, sources_panel(item.passages), default_banner
+                        else:
+                            yield _final(item, shown)
+            except Cancelled:
+                shown[-1]["content"] = "(stopped)"
+                yield shown, shown, sources_panel([]), default_banner
             except MedGemmaError as exc:
                 raise gr.Error(str(exc)) from exc
 
@@ -191,7 +232,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         if "images_ignored" in reply.flags:
             gr.Warning("This model reads text only, so the image was not used. A multimodal model (for example "
                        "google/medgemma-4b-it on the transformers backend) can read it.")
-        return shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict)
+        return shown, shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict)
 
     def request_stop(request: gr.Request) -> None:
         signals.get(guard.visitor(request)).set()
@@ -202,47 +243,52 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         except MedGemmaError as exc:
             return f"**Backend failed to load:** {exc}"
 
-    pending = gr.State(None)
+    # The conversation as this server showed it; the chatbot only displays it and is never an input.
+    past, pending = gr.State([]), gr.State(None)
     for trigger in (box.submit, send.click):
-        trigger(triage, [box, chatbot, image], [chatbot, sources, banner, box, pending], concurrency_limit=None,
+        trigger(triage, [box, past, image], [chatbot, past, sources, banner, box, pending], concurrency_limit=None,
                 api_visibility="private")
-    # Answers that need the model wait in the queue (the backend runs one at a time); the status line is
-    # refreshed after each, as memory grows once the model has loaded.
-    pending.change(respond, [pending, chatbot, k, rag, temperature, max_tokens], [chatbot, sources, banner],
+    # Answers that need the model wait in the queue and then in the one line for the model that every door
+    # shares; the status line is refreshed after each, as memory grows once the model has loaded.
+    pending.change(respond, [pending, past, k, rag, temperature, max_tokens], [chatbot, past, sources, banner],
                    concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat",
                    api_visibility="private").then(show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
-    chatbot.clear(lambda: (sources_panel([]), safety_banner(safety.POLICY)), None, [sources, banner],
+    chatbot.clear(lambda: ([], sources_panel([]), safety_banner(safety.POLICY)), None, [past, sources, banner],
                   api_visibility="private")
     demo.load(show_status, None, status, api_visibility="private")
 
     if embed:
         return  # one Blocks publishes the API
 
-    turns = ModelTurns(cfg.access.chat_concurrency)
-
     async def chat(question: str, k: int = 4, rag: bool = True,
                    request: gr.Request = None) -> AsyncIterator[dict[str, Any]]:  # type: ignore[assignment]
         """Answer one question as it is written: yields the reply so far ("final": false), then the checked
         reply with its citations and safety verdict ("final": true)."""
         stop = StopSignal()
-        with guard.chat_turn(request):
-            try:
-                assistant = await run_in_threadpool(runtime.assistant)
-                text = assistant.check_input(question)
+        # Keyed by address: a call to these endpoints chooses its own session, so a session counts nothing.
+        visitor = guard.address(request)
+        release = None
+        try:
+            assistant = await run_in_threadpool(runtime.assistant)
+            text = assistant.check_input(question)
+            guard.access.check_rate(visitor)
+            with guard.access.one_at_a_time(visitor):
                 # Emergencies and refusals never reach the model, so they do not wait for a turn at it.
                 blocked = (await run_in_threadpool(assistant.verdict, text)).blocks_model
-                async with turns.take(not blocked):
-                    async for item in iterate_in_threadpool(
-                            assistant.stream(text, k=int(k), rag=bool(rag), stop=stop)):
-                        if isinstance(item, Partial):
-                            yield {"answer": item.text, "final": False}
-                        else:
-                            yield {**reply_json(item), "final": True}
-            except MedGemmaError as exc:
-                raise gr.Error(str(exc)) from exc
-            finally:
-                stop.set()  # a visitor who left stops the generation running in its worker thread
+                release = await guard.access.turns.acquire(not blocked)
+                async for item in iterate_in_threadpool(
+                        assistant.stream(text, k=int(k), rag=bool(rag), stop=stop)):
+                    if isinstance(item, Partial):
+                        yield {"answer": item.text, "final": False}
+                    else:
+                        yield {**reply_json(item), "final": True}
+        except (MedGemmaError, TypeError, ValueError) as exc:
+            raise gr.Error(str(exc)) from exc
+        finally:
+            stop.set()  # a visitor who left stops the generation running in its worker thread
+            if release is not None:
+                release()
 
     async def ask(question: str, k: int = 4, rag: bool = True,
                   request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
@@ -253,6 +299,6 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         final.pop("final", None)
         return final
 
-    # No Gradio concurrency limit: waiting happens in `turns`, without holding a worker thread.
+    # No Gradio concurrency limit: waiting happens in the shared line, without holding a worker thread.
     gr.api(ask, api_name="ask", concurrency_limit=None)
     gr.api(chat, api_name="chat", concurrency_limit=None)

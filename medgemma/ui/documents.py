@@ -53,6 +53,7 @@ def build_documents_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -
         index = (index or "").strip()
         if index == "default":
             raise gr.Error("'default' is rebuilt from the shipped corpus; choose another name.")
+        paths = [str(Guard.uploaded(p)) for p in paths]
         total = sum(Path(p).stat().st_size for p in paths)
         if total > MAX_UPLOAD_BYTES:
             raise gr.Error(f"The files add up to {total / 1e6:.1f} MB; the limit here is 20 MB. "

@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..config import shown_path
 from ..errors import MedGemmaError
 from ..eval.plots import category_figure, comparison_heatmap, confusion_figure, headline_rows, reliability_figure
 from ..eval.runner import RunSpec, list_runs, load_run, run_task
@@ -78,13 +79,15 @@ def build_evaluation_tab(runtime: Runtime, guard: Guard) -> None:
             def on_progress(done: int, total: int) -> None:
                 progress((done, total), desc=f"{task_}: {done}/{total} items", unit="items")
 
-            result = run_task(runtime.assistant(), spec, items, runs_dir, fresh=bool(fresh_),
-                              progress=on_progress, stop=signal)
+            # A run takes one place in the line for the model that chat and the API share.
+            with guard.access.turns.turn(stop=lambda: signal.is_set):
+                result = run_task(runtime.assistant(), spec, items, runs_dir, fresh=bool(fresh_),
+                                  progress=on_progress, stop=signal)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
         state = "finished" if result.finished else "stopped; press Run again to resume"
         note = (f"**{result.folder.name}**: {result.metrics['n']}/{result.metrics['of']} items, {state}. "
-                f"Files: `{result.folder}`")
+                f"Files: `{shown_path(result.folder)}`")
         return (note, *_views(result.metrics, result.records), gr.update(choices=_run_names(runs_dir)))
 
     def request_stop(request: gr.Request) -> None:

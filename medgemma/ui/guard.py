@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
+from gradio.utils import get_upload_folder, is_in_or_equal
 
-from ..access import ADMIN_ONLY, Access
+from ..access import ADMIN_ONLY, Access, address_key, client_address, session_key
 from ..errors import MedGemmaError
 
 
@@ -32,12 +34,33 @@ class Guard:
         """Register admin-only controls: disabled in public mode until the visitor signs in."""
         self.controls.extend(components)
 
-    @staticmethod
-    def visitor(request: gr.Request | None) -> str:
-        """The visitor's key: their Gradio session (one browser tab)."""
+    def visitor(self, request: gr.Request | None) -> str:
+        """The visitor's key: their Gradio session (one browser tab), or their address for a call without one."""
+        if request is not None and request.session_hash:
+            return session_key(request.session_hash)
+        return self.address(request)
+
+    def address(self, request: gr.Request | None) -> str:
+        """The caller's address key, whatever session they name (Gradio's API endpoints choose their own)."""
         if request is None:
-            return "anonymous"
-        return request.session_hash or (request.client.host if request.client else "anonymous")
+            return address_key("anonymous")
+        peer = request.client.host if request.client else None
+        return address_key(client_address(peer, request.headers, self.access.cfg.trusted_proxies))
+
+    @staticmethod
+    def uploaded(path: str | None) -> Path | None:
+        """`path` if it is a file a visitor uploaded through Gradio, else a Gradio error.
+
+        A client can send any path as a file value. Gradio refuses paths outside its upload folder (see
+        `build_app`); every file input checks again here, so a handler never reads a file it did not receive.
+        """
+        if not path:
+            return None
+        folder = Path(get_upload_folder())
+        resolved = Path(path).resolve()
+        if not is_in_or_equal(str(resolved), str(folder.resolve())) or not resolved.is_file():
+            raise gr.Error("That file was not uploaded here; upload it again.")
+        return resolved
 
     def admin(self, request: gr.Request | None) -> None:
         """Raise a Gradio error unless this visitor may use admin features."""
@@ -64,13 +87,6 @@ class Guard:
         finally:
             slot.__exit__(None, None, None)
 
-    @contextmanager
-    def chat_turn(self, request: gr.Request | None) -> Iterator[None]:
-        """Count a question and hold the visitor's answer slot while it is answered."""
-        self.count_question(request)
-        with self.answer_slot(request):
-            yield
-
     def build_sign_in(self) -> None:
         """The admin sign-in form (public mode only); call it after every protected control exists."""
         if not self.access.public:
@@ -85,15 +101,28 @@ class Guard:
                 button = gr.Button("Sign in", scale=1, elem_id="mg-admin-sign-in")
                 if on_space and self.access.cfg.admin_users:
                     gr.LoginButton(scale=1)  # Hugging Face OAuth; needs `hf_oauth: true` in the Space card
+
+                leave = gr.Button("Sign out", scale=1, elem_id="mg-admin-sign-out")
             result = gr.Markdown()
+        minutes = self.access.cfg.admin_session_minutes
 
         def sign_in(token_: str, request: gr.Request, profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
             visitor = self.visitor(request)
             username = profile.username if profile is not None else None
-            if self.access.sign_in(visitor, token_ or "") or self.access.sign_in_user(visitor, username):
-                return ("Signed in as admin for this page; reloading it signs you out.",
-                        *[gr.update(interactive=True) for _ in self.controls])
+            try:
+                admitted = self.access.sign_in(visitor, token_ or "") or self.access.sign_in_user(visitor, username)
+            except MedGemmaError as exc:
+                raise gr.Error(str(exc)) from exc
+            if admitted:
+                return (f"Signed in as admin for this page, for {minutes} minutes; reloading it signs you out.",
+                        "", *[gr.update(interactive=True) for _ in self.controls])
             raise gr.Error("That token is not right, or this account is not an admin of this demo.")
 
-        button.click(sign_in, token, [result, *self.controls], api_visibility="private", concurrency_limit=4)
-        token.submit(sign_in, token, [result, *self.controls], api_visibility="private", concurrency_limit=4)
+        def sign_out(request: gr.Request) -> tuple[Any, ...]:
+            self.access.sign_out(self.visitor(request))
+            return ("Signed out.", "", *[gr.update(interactive=False) for _ in self.controls])
+
+        outputs = [result, token, *self.controls]
+        button.click(sign_in, token, outputs, api_visibility="private", concurrency_limit=4)
+        token.submit(sign_in, token, outputs, api_visibility="private", concurrency_limit=4)
+        leave.click(sign_out, None, outputs, api_visibility="private", queue=False)

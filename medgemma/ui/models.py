@@ -7,6 +7,7 @@ from dataclasses import replace
 import gradio as gr
 
 from ..backends import BACKENDS
+from ..backends.openai import public_url
 from ..config import BackendConfig, field_help
 from ..prompts import STYLES
 from ..runtime import Runtime
@@ -40,7 +41,9 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -> No
             style = gr.Dropdown(["auto", *STYLES], value=b.prompt_style, label="Prompt style",
                                 info=h["prompt_style"])
         with gr.Row():
-            base_url = gr.Textbox(value=b.base_url, label="Server URL (openai)", info=h["base_url"])
+            # Every visitor receives this page, so a user:password in the URL stays on the server.
+            shown_url = public_url(b.base_url) if b.base_url else ""
+            base_url = gr.Textbox(value=shown_url, label="Server URL (openai)", info=h["base_url"])
             api_model = gr.Textbox(value=b.api_model, label="Server model (openai)", info=h["api_model"])
             api_key = gr.Textbox(value="", label="API key (openai)", type="password",
                                  info="Kept in memory for this app only; never logged.")
@@ -53,9 +56,12 @@ def build_model_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -> No
                url_: str, api_model_: str, key_: str, fold_: bool, request: gr.Request) -> str:
         guard.admin(request)
         current = runtime.cfg.backend
+        url_ = url_.strip()
+        if current.base_url and url_ == public_url(current.base_url):
+            url_ = current.base_url  # the shown URL, unchanged: keep the credentials it was shown without
         wanted = replace(
             current, backend=backend_, model=model_.strip(), adapter=adapter_ or "", device=device_,
-            quantization=quant_, prompt_style=style_, base_url=url_.strip(), api_model=api_model_.strip(),
+            quantization=quant_, prompt_style=style_, base_url=url_, api_model=api_model_.strip(),
             api_key=key_ or current.api_key, system_in_user_turn=bool(fold_),
         )
         return "**Backend:** " + runtime.switch_backend(wanted)

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from ..config import field_help
+from ..config import field_help, shown_path
 from ..errors import MedGemmaError
 from ..train import jobs
 from ..train.config import TrainConfig
@@ -36,7 +36,7 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
     defaults = TrainConfig()
     gr.Markdown("Fine-tune a LoRA adapter for the chat model. Runs in the background and saves a checkpoint "
                 f"every few steps: stop it any time and press Start again to resume. Adapters land in "
-                f"`{adapters_dir}/<name>/` with their provenance and card.")
+                f"`{shown_path(adapters_dir)}/<name>/` with their provenance and card.")
     with gr.Row():
         name = gr.Textbox(value=defaults.output_name, label="Adapter name", info=HELP["output_name"])
         base = gr.Textbox(value="", label="Base model", placeholder="embedded Gemma 3 270M",
@@ -140,7 +140,8 @@ def _with_data(cfg: TrainConfig, folder: Path, source: str, recipe: str, limit: 
     if source == "upload":
         if not upload:
             raise gr.Error("Choose a file to upload, or pick a recipe.")
-        src = Path(upload)
+        src = Guard.uploaded(upload)
+        assert src is not None
         if src.stat().st_size > MAX_UPLOAD_BYTES:
             raise gr.Error(f"{src.name} is larger than 200 MB; give its path on this machine instead.")
         keep = folder / "data"
