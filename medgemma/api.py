@@ -109,11 +109,13 @@ def citations_json(reply: Reply) -> list[dict[str, Any]]:
 
 
 def reply_extras(reply: Reply) -> dict[str, Any]:
-    """The fields added to OpenAI's format: citations, the safety verdict and the answer check's flags."""
+    """The fields added to OpenAI's format: citations, the safety verdict, the answer check's flags and what
+    backs each generated sentence (`support`: the sentence, the passages that say it, kept or removed)."""
     return {
         "citations": citations_json(reply),
         "safety": {"action": reply.verdict.action, "category": reply.verdict.category},
         "flags": list(reply.flags),
+        "support": [s.to_dict() for s in reply.support],
     }
 
 

@@ -7,10 +7,11 @@ retrieves, prompts or filters on its own.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
-from . import safety
+from . import attribution, safety
 from .backends.base import ChatBackend, StopSignal
 from .config import GenerationParams, RetrievalConfig
 from .errors import InputError
@@ -94,12 +95,7 @@ class Assistant:
         k = self.retrieval.k if k is None else k
         if self.retriever is None or k <= 0:
             return []
-        query = question
-        previous = [m["content"] for m in history if m["role"] == "user"]
-        if previous:
-            # Follow-ups ("and how is it treated?") name their subject only in the earlier question.
-            query = f"{previous[-1][-HISTORY_CHARS:]} {question}"
-        found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
+        found = self.retriever.search(_follow_up(question, history), k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
         return fit_passages(found, self.context_budget(params))
 
     def verdict(self, question: str) -> Verdict:
@@ -139,6 +135,13 @@ class Assistant:
             return
         params = params or self.generation
         found = self.sources(text, history, k=k, rag=rag, params=params, passages=passages)
+        if rag and passages is None and self.retriever is not None and self.retrieval.coverage_gate:
+            coverage = attribution.covers(_follow_up(text, history), [f"{p.title}. {p.text}" for p in found])
+            if not coverage.covered:
+                # The model would answer from passages about something else; saying so is the honest reply.
+                yield Reply(text=not_covered_message(coverage), passages=found, verdict=verdict,
+                            flags=("not_covered",))
+                return
         note = ""
         if verdict.action == "educate":
             note = "The reader asks about their own case: explain the general facts and send them to a clinician."
@@ -155,12 +158,22 @@ class Assistant:
         for delta in self.backend.stream(messages, params, stop):
             generated += delta
             yield Partial(generated, found)
-        checked = safety.check_answer(generated, found)
+        checked = safety.check_answer(generated, found, strict=self.strict)
         final = checked.text
+        if not found:
+            notices += ("unsourced",)
+            final = f"{UNSOURCED_NOTE}\n\n{final}"
         if verdict.action == "educate" and verdict.message:
             final = f"{verdict.message}\n\n{final}"
         yield Reply(text=final, passages=found, verdict=verdict, cited=checked.cited,
-                    flags=notices + checked.flags, raw_text=generated)
+                    flags=notices + checked.flags, raw_text=generated, support=checked.support)
+
+    @property
+    def strict(self) -> bool:
+        """Whether unsupported sentences are removed (small models that copy) rather than marked."""
+        if self.retrieval.attribution != "auto":
+            return self.retrieval.attribution == "strict"
+        return not paraphrases(self.backend)
 
     def sources(
         self,
@@ -216,6 +229,33 @@ class Assistant:
         new = copy.copy(self)
         new.__dict__.update(changes)
         return new
+
+
+UNSOURCED_NOTE = "(From the model alone, without sources: nothing below can be checked against a passage.)"
+
+
+def not_covered_message(coverage: attribution.Coverage) -> str:
+    """The reply when the passages found do not name the question's subject."""
+    subject = f" *{coverage.subject}*" if coverage.missing else " this question"
+    return (f"The sources here do not cover{subject}. The closest passages found are listed below; they are about "
+            "something else, so no answer was written from them. To get an answer from the model alone, without "
+            "sources, ask again with sources turned off (\"Answer from sources\" in the app, `\"rag\": false` on "
+            f"the API); it will be labelled unsourced and cannot be checked.\n\n{safety.DISCLAIMER}")
+
+
+def paraphrases(backend: ChatBackend) -> bool:
+    """Whether a backend's model rewrites what it reads (MedGemma, a server's model) rather than copying it, as
+    the small embedded model does: its faithful sentences need the lenient check."""
+    if backend.name == "openai":
+        return True
+    model = backend.info().model.lower()
+    return "medgemma" in model or bool(re.search(r"(?<![\d.])([2-9]|\d{2,})(\.\d+)?b\b", model))
+
+
+def _follow_up(question: str, history: Sequence[Message]) -> str:
+    # Follow-ups ("and how is it treated?") name their subject only in the earlier question.
+    previous = [m["content"] for m in history if m["role"] == "user"]
+    return f"{previous[-1][-HISTORY_CHARS:]} {question}" if previous else question
 
 
 def _trim_history(history: Sequence[Message]) -> list[Message]:

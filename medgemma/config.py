@@ -51,6 +51,11 @@ class RetrievalConfig:
     # (bench/retrieval_bench.py). Hybrid stays available for corpora with rare exact terms (drug names, codes).
     mode: str = _help("'dense' (FAISS) or 'hybrid' (dense + BM25, fused by reciprocal rank).", "dense")
     min_score: float = _help("Drop dense matches with cosine similarity below this.", 0.2)
+    attribution: str = _help("How answer sentences no passage supports are handled: 'strict' removes them, "
+                             "'lenient' marks them (models that paraphrase), 'auto' is strict for the small "
+                             "GGUF models and lenient for MedGemma and OpenAI-compatible servers.", "auto")
+    coverage_gate: bool = _help("Say at once, without the model, when the passages found do not name the "
+                                "question's subject.", True)
     chunk_size: int = _help("Characters per chunk when ingesting.", 800)
     chunk_overlap: int = _help("Characters shared by neighbouring chunks.", 150)
     context_chars: int = _help("Most characters of passages put into one prompt.", 2400)
@@ -60,6 +65,8 @@ class RetrievalConfig:
             raise InputError("k must be between 0 and 20.")
         if self.mode not in ("hybrid", "dense"):
             raise InputError("retrieval mode must be 'hybrid' or 'dense'.")
+        if self.attribution not in ("auto", "strict", "lenient"):
+            raise InputError("attribution must be 'auto', 'strict' or 'lenient'.")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 expressions, in that order: crisis and emergency rules need a person in trouble now; refusal rules need a
 request (not a question *about* misconduct), and their weaker signals also need a document request or a third
 party (patient, clinician, institution); personal dose, diagnosis and treatment questions are "educate".
-`check_answer` repairs generated text: citations, individual doses, the disclaimer. Both are pure and take
+`check_answer` repairs generated text: each sentence cited to the passage that says it (or removed), individual
+doses, the disclaimer. Both are pure and take
 about a millisecond or less.
 
 What the rules do not know is meaning. They catch the wordings they were written for and their near relatives;
@@ -22,11 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from medgemma import attribution, citations
 from medgemma import safety_refusals as refusals
 from medgemma import safety_rules as rules
 from medgemma.errors import InputError
 from medgemma.safety_rules import rx as _rx
-from medgemma.types import AnswerCheck, Passage, Verdict
+from medgemma.types import AnswerCheck, Passage, SentenceSupport, Verdict
 
 POLICY = (
     "MedGemma Studio is for education only. It is not medical advice and does not replace a doctor, nurse or "
@@ -109,8 +111,6 @@ def check_question(text: str) -> Verdict:
 
 # ---- answers ----------------------------------------------------------------------------------------------------
 
-_CITATION = re.compile(r"[ \t]*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)(?=\S)")
 _DOSE = _rx(r"\b(\d+(?:[.,]\d+)?|one|two|three|four|half an?|a)\s*(?:(?:-|–|to)\s*\d+(?:[.,]\d+)?\s*)?"
             r"(mg|mcg|µg|μg|micrograms?|milligrams?|g|grams?|ml|milliliters?|millilitres?|cc|units?|iu|tablets?|"
             r"tabs?|pills?|capsules?|caps?|puffs?|drops?|sprays?|teaspoons?|tsp|tablespoons?|tbsp|sachets?)\b")
@@ -129,51 +129,70 @@ _GENERAL_LIMIT = _rx(r"\b(do not|don't|never|no more than|not exceed|must not|sh
                      r"exceed\w*|label|leaflet)\b")
 
 
-def _fix_citations(text: str, n_passages: int) -> tuple[str, set[int], set[int]]:
-    cited: set[int] = set()
-    removed: set[int] = set()
-
-    def repl(m: re.Match[str]) -> str:
-        nums = [int(n) for n in re.findall(r"\d+", m.group(1))]
-        good = [n for n in dict.fromkeys(nums) if 1 <= n <= n_passages]
-        removed.update(n for n in nums if n not in good)
-        cited.update(good)
-        if not good:
-            return ""  # the leading space goes with it, so "text [9]." becomes "text."
-        lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip(" \t"))]
-        return lead + "[" + ", ".join(map(str, good)) + "]"
-
-    return _CITATION.sub(repl, text), cited, removed
-
-
 def _is_dosing(sentence: str) -> bool:
     return bool(_DOSE.search(sentence) and _INSTRUCTION.search(sentence) and not _GENERAL_LIMIT.search(sentence))
 
 
-def _filter_dosing(text: str) -> tuple[str, bool]:
-    changed = False
-    lines = []
-    for line in text.split("\n"):
-        parts = _SENTENCE_END.split(line)  # sentences at even indexes, the whitespace between them at odd ones
-        out: list[str] = []
-        for i, part in enumerate(parts):
-            if i % 2 == 0 and _is_dosing(part):
-                changed = True
-                if len(out) >= 2 and out[-2] == DOSING_NOTE:
-                    out.pop()  # one note stands for a run of dosing sentences
-                    continue
-                out.append(DOSING_NOTE)
-            else:
-                out.append(part)
-        lines.append("".join(out))
-    return "\n".join(lines), changed
+NOTHING_SUPPORTED = (
+    "None of what the model wrote is said by the sources below, so it was removed rather than shown as if it "
+    "were sourced. Small models sometimes copy a sentence about another condition and change its name. Read "
+    "the closest passages below instead."
+)
+UNSUPPORTED_MARK = "[not in the sources]"
 
 
-def check_answer(text: str, passages: Sequence[Passage]) -> AnswerCheck:
-    """Drop citations that point at no passage, replace individual dosing, and end with the disclaimer once."""
+def check_answer(text: str, passages: Sequence[Passage], strict: bool = True) -> AnswerCheck:
+    """Repair generated text sentence by sentence, and end it with the disclaimer once.
+
+    Each sentence is cited to the passages that support it (`attribution.support`), whatever the model
+    wrote; a sentence no passage supports is removed (`strict`) or marked `UNSUPPORTED_MARK`. Individual
+    dosing is replaced by a note. Without passages there is nothing to attribute: citations are dropped.
+    """
     body = text.replace(DISCLAIMER, "")
-    body, cited, removed = _fix_citations(body, len(passages))
-    body, dosed = _filter_dosing(body)
-    body = re.sub(r"\n{3,}", "\n\n", body).strip()
+    if body.strip() == NOTHING_SUPPORTED:  # checked before: nothing to attribute
+        return AnswerCheck(f"{NOTHING_SUPPORTED}\n\n{DISCLAIMER}", flags=("nothing_supported",))
+    texts = [p.text for p in passages]
+    written = set(citations.cited_numbers(body))
+    supports: list[SentenceSupport] = []
+    dosed = False
+    lines = []
+    for line in body.split("\n"):
+        out: list[str] = []
+        for sentence, gap in citations.split(line):
+            if not sentence.strip():
+                out.append(sentence + gap)
+                continue
+            if sentence.strip() == DOSING_NOTE:  # our own note, from an earlier check
+                out.append(sentence + gap)
+                continue
+            if _is_dosing(sentence):
+                dosed = True
+                if not (out and out[-1].rstrip() == DOSING_NOTE):  # one note stands for a run of them
+                    out.append(DOSING_NOTE + gap)
+                continue
+            if not passages:
+                out.append(citations.strip(sentence) + gap)
+                continue
+            found = attribution.support(sentence, texts, strict)
+            supports.append(found)
+            if found.supported:
+                out.append(citations.cite(sentence, found.passages) + gap)
+            elif found.kind == "plain":
+                out.append(citations.strip(sentence).rstrip() + gap)
+            elif found.kept:
+                out.append(citations.tag(sentence, UNSUPPORTED_MARK) + gap)
+        lines.append("".join(out).rstrip())
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    flags: list[str] = []
+    claims = [s for s in supports if s.kind == "claim"]
+    if any(not s.supported for s in claims):
+        flags.append("unsupported_removed" if strict else "unsupported_marked")
+    if claims and not any(s.supported for s in claims):
+        flags.append("nothing_supported")
+        if strict:
+            body = NOTHING_SUPPORTED
+    if dosed:
+        flags.append("dosing")
+    cited = sorted({n for s in supports for n in s.passages})
     final = f"{body}\n\n{DISCLAIMER}" if body else DISCLAIMER
-    return AnswerCheck(final, tuple(sorted(cited)), tuple(sorted(removed)), ("dosing",) if dosed else ())
+    return AnswerCheck(final, tuple(cited), tuple(sorted(written - set(cited))), tuple(flags), tuple(supports))

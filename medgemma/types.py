@@ -67,6 +67,27 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class SentenceSupport:
+    """One answer sentence and what backs it. `passages` are 1-based numbers, best first; `missing` lists the
+    key terms the best passage lacks (why an unsupported sentence was removed)."""
+
+    sentence: str
+    passages: tuple[int, ...]
+    score: float
+    kept: bool
+    missing: tuple[str, ...] = ()
+    kind: str = "claim"  # "claim", or "plain" for a sentence with nothing to check ("The sources do not say.")
+
+    @property
+    def supported(self) -> bool:
+        return bool(self.passages)
+
+    def to_dict(self) -> dict:
+        return {"sentence": self.sentence, "passages": list(self.passages), "score": round(self.score, 3),
+                "kept": self.kept, "missing": list(self.missing), "kind": self.kind}
+
+
+@dataclass(frozen=True)
 class AnswerCheck:
     """The result of checking generated text: the cleaned text and what was changed."""
 
@@ -74,6 +95,7 @@ class AnswerCheck:
     cited: tuple[int, ...] = ()
     removed_citations: tuple[int, ...] = ()
     flags: tuple[str, ...] = ()
+    support: tuple[SentenceSupport, ...] = ()  # one per sentence checked, in order
 
 
 @dataclass(frozen=True)
@@ -86,3 +108,4 @@ class Reply:
     cited: tuple[int, ...] = ()
     flags: tuple[str, ...] = ()
     raw_text: str = ""  # what the model generated, before the answer check (for evaluating citations)
+    support: tuple[SentenceSupport, ...] = ()  # what backs each generated sentence, kept or removed

@@ -14,7 +14,8 @@ from medgemma.types import Message
 
 
 class FakeBackend(ChatBackend):
-    """Streams `script` word by word (or, by default, a sentence citing every numbered source it was given)."""
+    """Streams `script` word by word (or, by default, the first sentence of every numbered source it was given,
+    each citing its source, as the small model copies them)."""
 
     name = "fake"
 
@@ -31,9 +32,11 @@ class FakeBackend(ChatBackend):
         if self.script is not None:
             return self.script
         last = messages[-1]["content"]
-        numbers = re.findall(r"^\[(\d+)\]", last, flags=re.M)
-        cites = "".join(f"[{n}]" for n in numbers)
-        return f"Here is what the sources say {cites}. See a clinician for personal advice."
+        quoted = []
+        for n, text in re.findall(r"^\[(\d+)\][^\n]*\n(.+)$", last, flags=re.M):
+            first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0].rstrip(".!?")
+            quoted.append(f"{first} [{n}].")
+        return " ".join(quoted) or "The sources here do not cover this question."
 
     def stream(
         self, messages: Sequence[Message], params: GenerationParams, stop: StopSignal | None = None

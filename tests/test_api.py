@@ -189,7 +189,7 @@ def test_stream_equals_the_answer(client: TestClient) -> None:
 
 
 def test_stream_replaces_text_the_answer_check_changed(tmp_path: Path) -> None:
-    client = TestClient(make_app(tmp_path, FakeBackend(script="Strokes need urgent care [9]. Act fast [1].")))
+    client = TestClient(make_app(tmp_path, FakeBackend(script="Stroke signs include face drooping [9]. Call emergency services [1].")))
     plain = client.post("/v1/chat/completions", json=ask(QUESTION, k=2)).json()
     content = plain["choices"][0]["message"]["content"]
     assert "[9]" not in content and "[1]" in content

@@ -98,7 +98,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def public_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second app in public mode, with an admin token."""
-    yield from _start_app(tmp_path_factory.mktemp("public"), MEDGEMMA_PUBLIC="1", MEDGEMMA_ADMIN_TOKEN="test-token")
+    yield from _start_app(tmp_path_factory.mktemp("public"), MEDGEMMA_PUBLIC="1", MEDGEMMA_ADMIN_TOKEN="test-token-for-the-e2e-run")
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +291,7 @@ def test_public_mode_locks_training_until_admin_signs_in(page: Any, public_url: 
     start = page.get_by_role("button", name="Start or resume")
     expect(start).to_be_disabled()
     page.get_by_text("Admin sign-in", exact=True).click()
-    page.locator("#mg-admin-token input").fill("test-token")
+    page.locator("#mg-admin-token input").fill("test-token-for-the-e2e-run")
     page.locator("#mg-admin-sign-in").click()
     expect(start).to_be_enabled()
     page.get_by_role("tab", name="Chat").click()

@@ -130,11 +130,13 @@ class Site:
                         break
         return kind, payload
 
+COURSE_SITE = "'self' https://course.example.org"
+
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     access_cfg = AccessConfig(public=True, admin_token=TOKEN, messages_per_minute=3, chat_concurrency=1,
-                              queue_size=2)
+                              queue_size=2, frame_ancestors=COURSE_SITE)
     cfg = replace(AppConfig(), access=access_cfg, uploads_dir=tmp_path / "uploads",
                   backend=replace(BackendConfig(), base_url=SECRET_URL))
     backend = CountingBackend()
@@ -354,7 +356,7 @@ def test_pages_hide_credentials_and_paths(site: Site) -> None:
 # --- 7. safe defaults -------------------------------------------------------------------------------------------
 def test_embed_sends_frame_ancestors(site: Site) -> None:
     response = site.http.get("/embed/")
-    assert response.headers["content-security-policy"] == "frame-ancestors *"
+    assert response.headers["content-security-policy"] == f"frame-ancestors {COURSE_SITE}"
     assert "content-security-policy" not in site.http.get("/health").headers
 
 

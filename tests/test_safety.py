@@ -291,8 +291,15 @@ def test_policy_texts_say_what_they_must() -> None:
 
 # ---- check_answer ------------------------------------------------------------------------------------------------
 
+FACTS = [
+    "Aspirin thins the blood. Ibuprofen is an NSAID that eases pain and swelling.",
+    "Aspirin was first sold in 1899. Asthma narrows the airways and causes wheezing.",
+    "Vaccines train the immune system. New vaccines are tested in large trials before use.",
+]
+
+
 def _passages(n: int) -> list[Passage]:
-    return [Passage(f"p{i}", f"text {i}", f"title {i}", "src", "", 1.0) for i in range(1, n + 1)]
+    return [Passage(f"p{i}", FACTS[(i - 1) % len(FACTS)], f"title {i}", "src", "", 1.0) for i in range(1, n + 1)]
 
 
 def _body(text: str) -> str:
@@ -300,32 +307,56 @@ def _body(text: str) -> str:
     return text[: -len(safety.DISCLAIMER)]
 
 
-def test_invalid_citations_are_removed_and_valid_ones_kept() -> None:
-    out = check_answer("Aspirin thins the blood [1]. It was first sold in 1899 [3]. Ask first [0].", _passages(2))
+def test_each_sentence_is_cited_to_the_passage_that_says_it() -> None:
+    out = check_answer("Aspirin thins the blood [2]. Aspirin was first sold in 1899 [3]. Ask first [0].", _passages(2))
     body = _body(out.text)
-    assert "[1]" in body and "[3]" not in body and "[0]" not in body
-    assert out.cited == (1,) and out.removed_citations == (0, 3)
-    assert "1899." in body  # the space before a removed citation goes with it
+    assert "blood [1]." in body and "1899 [2]." in body  # renumbered to the passage that holds each sentence
+    assert "[3]" not in body and "[0]" not in body and "Ask first." in body
+    assert out.cited == (1, 2) and out.removed_citations == (0, 3)
+    assert [s.passages for s in out.support if s.kind == "claim"] == [(1,), (2,)]
 
 
-def test_a_group_citation_is_partly_removed() -> None:
-    out = check_answer("Both sources agree [1, 7].", _passages(2))
-    body = _body(out.text)
-    assert "[1]" in body and "7" not in body
-    assert out.cited == (1,) and out.removed_citations == (7,)
+def test_a_sentence_no_passage_says_is_removed_in_strict_mode_and_marked_in_lenient() -> None:
+    text = "Aspirin thins the blood [1]. Aspirin cures migraine in children [1]."
+    strict = check_answer(text, _passages(2))
+    assert "migraine" not in strict.text and "blood [1]." in strict.text
+    assert "unsupported_removed" in strict.flags
+    removed = [s for s in strict.support if not s.kept]
+    assert len(removed) == 1 and "migrain" in removed[0].missing
+    lenient = check_answer(text, _passages(2), strict=False)
+    assert f"children {safety.UNSUPPORTED_MARK}" in lenient.text and "unsupported_marked" in lenient.flags
 
 
-def test_adjacent_and_grouped_citations_are_all_kept_when_valid() -> None:
-    out = check_answer("Vaccines work [1][2] and are tested [2, 3].", _passages(3))
-    body = _body(out.text)
-    assert "[1][2]" in body and "[2, 3]" in body
-    assert out.cited == (1, 2, 3) and out.removed_citations == ()
+@pytest.mark.parametrize("swapped", [
+    "Gout thins the blood [1].",  # a condition the passage never names
+    "Aspirin was first sold in 1999 [2].",  # a number changed
+    "Ibuprofen was first sold in 1899 [2].",  # a drug taken from another passage
+    "Aspirin thins the bones [1].",  # a body part changed
+])
+def test_an_entity_swapped_into_a_copied_sentence_is_unsupported(swapped: str) -> None:
+    out = check_answer(swapped, _passages(3))
+    assert "nothing_supported" in out.flags and out.cited == ()
+    assert safety.NOTHING_SUPPORTED in out.text
+
+
+def test_type_1_and_type_2_are_told_apart() -> None:
+    passages = [Passage("t1", "Type 1 diabetes often starts with thirst, weight loss and tiredness. "
+                              "Type 2 diabetes often has no symptoms at first.", "Diabetes", "src", "", 1.0)]
+    kept = check_answer("Type 2 diabetes often has no symptoms at first [1].", passages)
+    assert kept.cited == (1,)
+    swapped = check_answer("Type 2 diabetes often starts with thirst, weight loss and tiredness [1].", passages)
+    assert swapped.cited == () and "nothing_supported" in swapped.flags
 
 
 def test_no_passages_means_every_citation_goes() -> None:
     out = check_answer("Claim [1]. Another [2, 3].", [])
     assert "[" not in _body(out.text)
     assert out.cited == () and out.removed_citations == (1, 2, 3)
+
+
+def test_range_citations_are_read() -> None:
+    out = check_answer("Aspirin thins the blood [1-3].", _passages(3))
+    assert out.cited == (1,) and out.removed_citations == (2, 3)
 
 
 @pytest.mark.parametrize("instruction", [
@@ -335,11 +366,11 @@ def test_no_passages_means_every_citation_goes() -> None:
     "I recommend 500 mg of amoxicillin three times daily.",
 ])
 def test_individual_dosing_is_replaced(instruction: str) -> None:
-    out = check_answer(f"Ibuprofen is an NSAID [1]. {instruction} See a doctor if it persists.", _passages(1))
+    out = check_answer(f"Ibuprofen is an NSAID [1]. {instruction} Aspirin thins the blood.", _passages(1))
     body = _body(out.text)
     assert "dosing" in out.flags
     assert instruction not in body
-    assert "NSAID [1]." in body and "See a doctor if it persists." in body
+    assert "NSAID [1]." in body and "Aspirin thins the blood [1]." in body
     assert "pharmacist" in body  # the note that replaced it
 
 
@@ -350,8 +381,9 @@ def test_individual_dosing_is_replaced(instruction: str) -> None:
     "Adults are usually prescribed 5 to 10 mg a day.",
 ])
 def test_general_dose_statements_are_kept(general: str) -> None:
-    out = check_answer(general, _passages(1))
-    assert general in out.text and out.flags == ()
+    passage = [Passage("d", f"Dosing facts. {general}", "Doses", "src", "", 1.0)]
+    out = check_answer(general, passage)
+    assert general.rstrip(".") in out.text and "dosing" not in out.flags and out.cited == (1,)
 
 
 def test_a_run_of_dosing_sentences_becomes_one_note() -> None:
@@ -360,16 +392,16 @@ def test_a_run_of_dosing_sentences_becomes_one_note() -> None:
 
 
 def test_disclaimer_appears_exactly_once_at_the_end() -> None:
-    once = check_answer("Asthma narrows the airways [1].", _passages(1))
+    once = check_answer("Asthma narrows the airways [1].", _passages(2))
     assert once.text.count(safety.DISCLAIMER) == 1 and once.text.endswith(safety.DISCLAIMER)
-    twice = check_answer(once.text, _passages(1))
+    twice = check_answer(once.text, _passages(2))
     assert twice.text == once.text and twice.flags == ()
     middle = check_answer(f"Part one. {safety.DISCLAIMER} Part two.", [])
     assert middle.text.count(safety.DISCLAIMER) == 1 and middle.text.endswith(safety.DISCLAIMER)
 
 
 def test_check_answer_is_idempotent_after_repairs() -> None:
-    first = check_answer("Take 800 mg every 4 hours [4]. Stay hydrated [1].", _passages(1))
+    first = check_answer("Take 800 mg every 4 hours [4]. Aspirin thins the blood [3].", _passages(1))
     second = check_answer(first.text, _passages(1))
     assert second.text == first.text
     assert second.flags == () and second.removed_citations == () and second.cited == (1,)

@@ -162,14 +162,14 @@ def test_a_flagged_question_never_reaches_the_backend(small_index: Retriever, tm
 def test_an_unflagged_question_is_answered(small_index: Retriever, tmp_path: Path) -> None:
     clf = _trigger_model(tmp_path, small_index.embedder)  # type: ignore[arg-type]
     backend = FakeBackend()
-    reply = Assistant(backend, small_index, harm=clf).answer(PLAIN)
+    reply = Assistant(backend, small_index, harm=clf).answer(PLAIN, rag=False)  # no passages: the gate stays out
     assert reply.verdict.action == "answer" and len(backend.calls) == 1
 
 
 def test_a_classifier_for_another_embedder_is_not_applied(small_index: Retriever, tmp_path: Path) -> None:
     clf = _trigger_model(tmp_path, small_index.embedder, name="some-other-embedder")  # type: ignore[arg-type]
     backend = FakeBackend()
-    reply = Assistant(backend, small_index, harm=clf).answer(FLAGGED)
+    reply = Assistant(backend, small_index, harm=clf).answer(FLAGGED, rag=False)
     assert reply.verdict.action == "answer" and len(backend.calls) == 1
 
 

@@ -112,7 +112,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     """A reply as plain JSON: answer text, verdict and every passage with its number and whether it is cited."""
     extras = reply_extras(reply)  # the same fields the HTTP API adds
     return {"answer": reply.text, "verdict": extras["safety"], "citations": extras["citations"],
-            "flags": extras["flags"]}
+            "flags": extras["flags"], "support": extras["support"]}
 
 
 def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool = False) -> None:
@@ -232,7 +232,8 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         if "images_ignored" in reply.flags:
             gr.Warning("This model reads text only, so the image was not used. A multimodal model (for example "
                        "google/medgemma-4b-it on the transformers backend) can read it.")
-        return shown, shown, sources_panel(reply.passages, reply.cited), safety_banner(safety.POLICY, reply.verdict)
+        panel = sources_panel(reply.passages, reply.cited, reply.support)
+        return shown, shown, panel, safety_banner(safety.POLICY, reply.verdict)
 
     def request_stop(request: gr.Request) -> None:
         signals.get(guard.visitor(request)).set()

@@ -6,7 +6,7 @@ import html
 from typing import Sequence
 from urllib.parse import urlparse
 
-from ..types import Passage, Verdict
+from ..types import Passage, SentenceSupport, Verdict
 
 BANNER_CLASS = {"answer": "ok", "educate": "personal", "emergency": "emergency", "refuse": "refused"}
 
@@ -29,10 +29,23 @@ def _safe_url(url: str) -> str:
     return url if parsed.scheme in ("http", "https") and parsed.netloc else ""
 
 
-def sources_panel(passages: Sequence[Passage], cited: Sequence[int] = ()) -> str:
-    """One card per passage: number, title, source link, score and the quoted text; cited ones open."""
+def sources_panel(passages: Sequence[Passage], cited: Sequence[int] = (),
+                  support: Sequence[SentenceSupport] = ()) -> str:
+    """One card per passage: number, title, source link, score and the quoted text; cited ones open. Above
+    them, the sentences the answer check removed or marked, and why."""
     if not passages:
         return '<div class="mg-sources mg-empty">No sources were used for this answer.</div>'
+    unbacked = [s for s in support if s.kind == "claim" and not s.supported]
+    note = ""
+    if unbacked:
+        done = "marked" if all(s.kept for s in unbacked) else "removed"
+        items = "".join(
+            f"<li>{html.escape(s.sentence)}" + (f" <em>(no source says: {html.escape(', '.join(s.missing))})</em>"
+                                                if s.missing else " <em>(too little of it is in any source)</em>")
+            + "</li>" for s in unbacked)
+        note = (f'<div class="mg-unsupported"><strong>{len(unbacked)} sentence{"s" * (len(unbacked) > 1)} '
+                f'{done}</strong>: no passage below says {"them" if len(unbacked) > 1 else "it"}. Small models '
+                f'often copy a sentence about something else and change a name or a number.<ul>{items}</ul></div>')
     cited_set = set(cited)
     cards = []
     for n, p in enumerate(passages, 1):
@@ -50,7 +63,7 @@ def sources_panel(passages: Sequence[Passage], cited: Sequence[int] = ()) -> str
             f'<div class="mg-meta">{link}{page}{reviewed} · similarity {p.score:.2f}</div>'
             f'<blockquote>{html.escape(p.text)}</blockquote></details>'
         )
-    return '<div class="mg-sources">' + "".join(cards) + "</div>"
+    return '<div class="mg-sources">' + note + "".join(cards) + "</div>"
 
 
 CSS = """
@@ -59,6 +72,8 @@ CSS = """
 .mg-banner.mg-personal { background: #fff3cd; border-color: #ffc107; color: #664d03; }
 .mg-banner.mg-refused { background: #e2e3e5; border-color: #6c757d; color: #2b2f32; }
 .mg-banner-note { margin-top: 6px; }
+.mg-unsupported { padding: 8px 12px; border-radius: 8px; border: 1px solid #ffc107; background: #fff8e1; color: #664d03; }
+.mg-unsupported ul { margin: 4px 0 0 18px; }
 .mg-sources { display: flex; flex-direction: column; gap: 8px; max-height: 560px; overflow-y: auto; }
 .mg-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; }
 .mg-source summary { cursor: pointer; font-weight: 600; }

@@ -29,7 +29,8 @@ def build_app(runtime: Runtime, access: Access | None = None) -> FastAPI:
     @app.middleware("http")
     async def embedding_policy(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        if request.url.path.startswith("/embed"):  # the iframe layout: who may frame it
+        # Who may frame the iframe layout. "*" (anyone) sends nothing: CSP's * would also shut out file: pages.
+        if limits.frame_ancestors != "*" and request.url.path.startswith("/embed"):
             response.headers["Content-Security-Policy"] = f"frame-ancestors {limits.frame_ancestors}"
         return response
 

@@ -1,0 +1,230 @@
+"""Sentence-level attribution: which retrieved passage, if any, says what an answer sentence says.
+
+A sentence is supported by a passage when one sentence of the passage holds every *key term* of it, and that
+sentence with its neighbours holds most of its other content words. Key terms are what a small model swaps
+while keeping the rest of a copied sentence: names of conditions, drugs and body parts, numbers and "type 2".
+They are found without a medical dictionary, by elimination: every content word that is not on the list of
+generic words below (verbs, qualities, "symptom", "doctor", ...) is a key term, and a number is kept with the
+word before it ("type 2", "stage 3"). A sentence saying "gout" is therefore never supported by a passage that
+does not say "gout", however many other words match.
+
+This is lexical, not entailment. It catches substitution and misattribution, and it is strict with
+paraphrase: a synonym for a key term ("high blood pressure" for "hypertension") counts as missing. Strict
+mode (for small models that copy) also wants 80% of the other content words; lenient mode (models that
+paraphrase) 50%. Measured in `bench/attribution_bench.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from nltk.stem.porter import PorterStemmer
+
+from . import citations
+from .rag.chunking import split_sentences
+from .types import SentenceSupport
+
+STRICT_COVERAGE = 0.8
+LENIENT_COVERAGE = 0.5
+MAX_CITED = 2  # passages named after one sentence
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]|\d+(?:[.,/]\d+)*")
+_NUMBER = re.compile(r"\d")
+# Words that never name an entity: function words, and the generic words of health writing. A word missing
+# from this list only makes the check stricter (it must then appear in the passage).
+_STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between
+both but by can could did do does doing down during each either etc few for from further had has have having he
+her here hers herself him himself his how however i if in into is it its itself just may me might more most must
+my myself no nor not now of off on once only or other our ours ourselves out over own per same she should so some
+such than that the their theirs them themselves then there these they this those through thus to too under until
+up upon us very via was we were what when where which while who whom whose why will with within without would
+you your yours yourself yourselves
+""".split())
+_GENERIC = frozenset("""
+able absence according across actually add affect affected affecting affects age aged ages ahead aim allow
+allows almost alone along already although always among amount another answer appear appears approach area
+areas around ask associated available average avoid away back bad based basic become becomes begin begins
+best better big body call called calls can't cannot care careful case cases caused causes causing certain
+change changes check checked checks child children clear clinician clinicians close come comes common
+commonly completely condition conditions consider contain contains control could cover daily day days
+decide depend depends describe described detail develop developed developing develops diagnose diagnosed
+diagnosis different difficult directly discuss disease diseases disorder disorders doctor doctors done
+due early easily effect effects either else enough especially even event every everyone example examples
+exist experience experienced explain extra fact factors fairly far feel feeling feelings find first
+follow following form forms found frequently full fully general generally get gets getting give given gives
+go goes going good great greater group groups happen happens harm health healthy help helpful helps high
+higher highly however important improve include included includes including increase increased increases
+increasing information instead involve involved involves issue issues keep kind kinds know known large
+last later lead leading leads least less level levels life like likely little live living long longer look
+looking lot low lower main mainly make makes making manage managed management many mean means measure
+medical medicine medicines might mild moderate month months much need needed needs never new next normal
+normally note number occur occurs often one ones order others overall part particular particularly patient
+patients people percent period person persons place plan point possible possibly present prevent prevented
+prevents problem problems process professional professionals properly provide provider providers put quickly
+range rare rarely rate rather reach read reason reasons reduce reduced reduces related relief remain
+remains report reported require required requires result results right risk risks role routine run safe
+safely see seek seen serious seriously set several severe severity short show shown shows sign signs
+significant significantly similar simple since small someone something sometimes soon source sources
+specific start started starts state states still stop stopped stops sudden suddenly support sure symptom
+symptoms take taken takes taking tell term terms test tested testing tests therefore thing things think
+time times together towards treat treated treating treatment treatments treats try trying turn type types
+typically understand unless unusual use used useful uses using usual usually variety various way ways
+week weeks well whether whole wide widely work works worse year years yet
+baby babies boy boyfriend brother dad daughter family father friend girl girlfriend grandma grandmother
+grandfather husband kid kids man men mom mother mum partner sister son toddler wife woman women
+anything bit cure cured dangerous does get happening hurt hurts kind meant okay ok please really
+capsule capsules drug drugs medication medications pill pills product products tablet tablets
+""".split())
+# Question words that name no subject: "what causes gout" asks about gout.
+_ASKING = frozenset("""
+ask asking can cause caused causes define definition describe difference does explain mean means meaning
+outlook prognosis happen know symptoms tell treated treatment what whats why
+""".split())
+_ABSTAIN = re.compile(r"\b(sources?|passages?|context|information (given|here|provided))\b[^.]{0,60}\b(do(es)? not|don't|doesn't|"
+                      r"did not|not)\b[^.]{0,40}\b(say|cover|mention|answer|contain|include|address|discuss|describe)",
+                      re.IGNORECASE)
+# Sentences that make no claim about a source: a refusal, or advice to see someone.
+_NO_CLAIM = re.compile(r"^\W*i\s*(can ?not|can't|cant|won't|will not|am (not|unable)|'m (not|unable))\b|"
+                       r"^\W*(please\s+)?(see|ask|talk to|speak to|contact|call|check with)\b[^.]{0,40}\b(doctor|"
+                       r"clinician|gp|pharmacist|nurse|midwife|emergency|911|999|112|health ?care)", re.IGNORECASE)
+_stemmer = PorterStemmer()
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer.stem(word)
+
+
+_GENERIC_STEMS = frozenset(_stem(w) for w in _GENERIC)
+
+
+def _terms(text: str) -> tuple[set[str], set[str]]:
+    """(content stems, key terms) of `text`. A number is a key term with the word before it ("type 2")."""
+    words = _WORD.findall(citations.strip(text).lower().replace("\u2019", "'"))
+    content: set[str] = set()
+    keys: set[str] = set()
+    previous = ""
+    for w in words:
+        w = w.strip("'")
+        if _NUMBER.match(w):
+            content.add(w)
+            keys.add(f"{previous} {w}" if previous else w)
+            keys.add(w)
+        elif w not in _STOPWORDS and len(w) > 1:
+            stem = _stem(w)
+            content.add(stem)
+            if w not in _GENERIC and stem not in _GENERIC_STEMS:
+                keys.add(stem)
+        previous = "" if w in _STOPWORDS else (w if _NUMBER.match(w) else _stem(w))
+    return content, keys
+
+
+def _window_terms(text: str) -> set[str]:
+    content, keys = _terms(text)
+    return content | keys  # keys hold the "word number" pairs, so a window answers both questions
+
+
+
+@lru_cache(maxsize=4096)
+def _windows(passage_text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """(where key terms must be, where other content may be) for each sentence of a passage: the sentence
+    itself, and the sentence with a neighbour. Key terms from a neighbour would let "ibuprofen" replace
+    "aspirin" in "Aspirin thins the blood. Ibuprofen is an NSAID.", so in strict mode they must all be in one
+    sentence; the lenient check lets them come from the neighbour too."""
+    sentences = split_sentences(passage_text) or [passage_text]
+    sets = [frozenset(_window_terms(s)) for s in sentences]
+    out = []
+    for i, own in enumerate(sets):
+        near = own.union(*sets[max(0, i - 1): i + 2])
+        out.append((own, near))
+    return tuple(out)
+
+
+def support(sentence: str, passages: Sequence[str], strict: bool = True) -> SentenceSupport:
+    """Which of `passages` (texts) support `sentence`, and how well."""
+    content, keys = _terms(sentence)
+    plain = citations.strip(sentence).strip()
+    # Nothing to check: no content, a statement that the sources are silent, a refusal or a referral ("See a
+    # doctor."), or a short linking line with no key term ("In short:", "It is common.").
+    if not content or _ABSTAIN.search(plain) or _NO_CLAIM.search(plain) or (not keys and len(content) <= 3):
+        return SentenceSupport(plain, (), 1.0, True, kind="plain")
+    need = STRICT_COVERAGE if strict else LENIENT_COVERAGE
+    scored: list[tuple[float, float, int, tuple[str, ...]]] = []  # (rank, coverage, passage, missing keys)
+    for n, text in enumerate(passages, start=1):
+        best = (-1e9, 0.0, n, tuple(sorted(keys)))
+        for own, near in _windows(text):
+            missing = tuple(sorted(k for k in keys if k not in (own if strict else near)))
+            coverage = len(content & near) / len(content)
+            rank = coverage - len(missing)  # a missing key term outweighs any overlap
+            if rank > best[0]:
+                best = (rank, coverage, n, missing)
+        scored.append(best)
+    scored.sort(key=lambda t: (-t[0], t[2]))
+    backed = [t for t in scored if not t[3] and t[1] >= need]
+    if backed:
+        return SentenceSupport(plain, tuple(t[2] for t in backed[:MAX_CITED]), backed[0][1], True)
+    _, coverage, _, missing = scored[0] if scored else (0.0, 0.0, 0, tuple(sorted(keys)))
+    return SentenceSupport(plain, (), coverage, not strict, missing=missing)
+
+
+COVERAGE_SHARE = 0.4  # of the question's key terms that one passage must hold
+_FUZZY = 0.85  # a key term of six letters or more also matches a passage word this similar (typos)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether retrieved passages cover a question's subject: `terms` are its key terms, `missing` those no
+    passage holds."""
+
+    covered: bool
+    terms: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        """The missing terms as the reader wrote them, for "the sources here do not cover ..."."""
+        return ", ".join(self.missing)
+
+
+def covers(question: str, passages: Sequence[str]) -> Coverage:
+    """Whether some passage holds at least `COVERAGE_SHARE` of the question's key terms (typos forgiven).
+
+    Measured in `bench/attribution_bench.py` on answerable and unanswerable questions. A question with no key
+    term ("what is this?") is covered by any passage.
+    """
+    words = {w: _stem(w) for w in _WORD.findall(question.lower()) if not _NUMBER.match(w)}
+    _, keys = _terms(question)
+    named = {stem: w for w, stem in words.items()}
+    terms = sorted(k for k in keys if k not in _ASKING and named.get(k, k) not in _ASKING and " " not in k
+                   and not _NUMBER.match(k))
+    if not passages:
+        return Coverage(False, tuple(terms), tuple(terms))
+    if not terms:
+        return Coverage(True, (), ())
+    found: set[str] = set()
+    best = 0
+    for text in passages:
+        vocabulary = _passage_vocabulary(text)
+        here = {t for t in terms if t in vocabulary or _near(t, vocabulary)}
+        found |= here
+        best = max(best, len(here))
+    need = max(1, math.ceil(COVERAGE_SHARE * len(terms)))
+    missing = tuple(named.get(t, t) for t in terms if t not in found)
+    return Coverage(best >= need, tuple(named.get(t, t) for t in terms), missing)
+
+
+@lru_cache(maxsize=4096)
+def _passage_vocabulary(text: str) -> frozenset[str]:
+    return frozenset(_window_terms(text))
+
+
+def _near(term: str, vocabulary: frozenset[str]) -> bool:
+    if len(term) < 6:
+        return False
+    return any(abs(len(w) - len(term)) <= 2 and w[:1] == term[:1]
+               and SequenceMatcher(None, term, w).ratio() >= _FUZZY for w in vocabulary)
