@@ -1,7 +1,8 @@
 """Sentence-level attribution: which retrieved passage, if any, says what an answer sentence says.
 
-A sentence is supported by a passage when one sentence of the passage holds every *key term* of it, and that
-sentence with its neighbours holds most of its other content words. Key terms are what a small model swaps
+A sentence is supported by a passage when one sentence of the passage holds every *key term* of it and most
+of its other content words (strict mode, for small models that copy), or when the key terms are in one
+sentence and the content in it and its neighbours (lenient mode, for models that paraphrase and merge). Key terms are what a small model swaps
 while keeping the rest of a copied sentence: names of conditions, drugs and body parts, numbers and "type 2".
 They are found without a medical dictionary, by elimination: every content word that is not on the list of
 generic words below (verbs, qualities, "symptom", "doctor", ...) is a key term, and a number is kept with the
@@ -79,6 +80,19 @@ baby babies boy boyfriend brother dad daughter family father friend girl girlfri
 grandfather husband kid kids man men mom mother mum partner sister son toddler wife woman women
 anything bit cure cured dangerous does get happening hurt hurts kind meant okay ok please really
 capsule capsules drug drugs medication medications pill pills product products tablet tablets
+across act actual add added advice afterwards ago agree allowed alongside anyone anywhere apart appear applied
+apply around arrive aside asked away become began begun behind belong besides beyond bring brings brought buy
+bought came carried carry carries catch caught chance choose chosen come coming continue continued cost costs
+count couldn't create created deal dealt despite detail develops didn't direct doesn't don't during easier easy
+else elsewhere end ends enter even ever everything except expect explain fail fall falls far fast fine finish
+finished fit forward frequent front gave got happened hard hardly hold holds home hope instead isn't keep
+kept lack larger largest late lately least leave leaves left let lets lose losing lost made matter maybe met
+mostly move moved moving nearly neither nobody none nothing notice noticed noticeable obvious offer offered
+often open opened otherwise outside pass passed passes passing past plus prefer prepare protect protected
+protects quite ready reached realise realize receive received recent recently remember share shared sharing
+show side simply slightly slow slowly sometimes soon sort stay stays staying suggest suggests though thought
+throughout today told took total trouble troubles truly unlike upon want wants wanted whenever wherever
+within worth write written wrote yes
 """.split())
 # Question words that name no subject: "what causes gout" asks about gout.
 _ASKING = frozenset("""
@@ -132,10 +146,9 @@ def _window_terms(text: str) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def _windows(passage_text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
-    """(where key terms must be, where other content may be) for each sentence of a passage: the sentence
-    itself, and the sentence with a neighbour. Key terms from a neighbour would let "ibuprofen" replace
-    "aspirin" in "Aspirin thins the blood. Ibuprofen is an NSAID.", so in strict mode they must all be in one
-    sentence; the lenient check lets them come from the neighbour too."""
+    """(the sentence, the sentence with its neighbours) term sets, for each sentence of a passage. Terms from a
+    neighbour would let "ibuprofen" replace "aspirin" in "Aspirin thins the blood. Ibuprofen is an NSAID.", so
+    strict mode reads the sentence alone; lenient mode takes key terms from it and the rest from the pair."""
     sentences = split_sentences(passage_text) or [passage_text]
     sets = [frozenset(_window_terms(s)) for s in sentences]
     out = []
@@ -159,7 +172,7 @@ def support(sentence: str, passages: Sequence[str], strict: bool = True) -> Sent
         best = (-1e9, 0.0, n, tuple(sorted(keys)))
         for own, near in _windows(text):
             missing = tuple(sorted(k for k in keys if k not in (own if strict else near)))
-            coverage = len(content & near) / len(content)
+            coverage = len(content & (own if strict else near)) / len(content)
             rank = coverage - len(missing)  # a missing key term outweighs any overlap
             if rank > best[0]:
                 best = (rank, coverage, n, missing)

@@ -148,6 +148,8 @@ def test_answer_cites_only_returned_passages(client: TestClient, backend: FakeBa
     assert numbers and numbers <= {c["n"] for c in citations}
     assert {c["n"] for c in citations if c["cited"]} == numbers
     assert body["safety"]["action"] == "answer" and isinstance(body["flags"], list)
+    support = [s for s in body["support"] if s["kind"] == "claim"]
+    assert support and all(s["kept"] and set(s["passages"]) <= numbers for s in support)
     assert all(c["title"] and c["text"] and c["url"].startswith("https://") for c in citations)
     assert len(backend.calls) == 1
 

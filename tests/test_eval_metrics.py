@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from medgemma import citations
 from medgemma.eval import metrics as m
 from medgemma.safety import EMERGENCY_MESSAGE, PERSONAL_REDIRECT, REFUSAL_MESSAGE
 
@@ -268,14 +269,14 @@ def test_bootstrap_ci_pairs_skips_undefined_resamples():
 # --- citations ----------------------------------------------------------------------------------------------
 
 def test_cited_numbers_forms():
-    assert m.cited_numbers("Fact [1]. More [2, 3][5]. Range [6-8].") == [1, 2, 3, 5, 6, 7, 8]
-    assert m.cited_numbers("[2] then [1] then [2]") == [2, 1]
-    assert m.cited_numbers("see [a], [note 1], [1a], [] and x[i]") == []
-    assert m.cited_numbers("no citations") == []
-    assert m.cited_numbers("[ 4 ; 5 ]") == [4, 5]
+    assert citations.cited_numbers("Fact [1]. More [2, 3][5]. Range [6-8].") == [1, 2, 3, 5, 6, 7, 8]
+    assert citations.cited_numbers("[2] then [1] then [2]") == [2, 1]
+    assert citations.cited_numbers("see [a], [note 1], [1a], [] and x[i]") == []
+    assert citations.cited_numbers("no citations") == []
+    assert citations.cited_numbers("[ 4 ; 5 ]") == [4, 5]
     # A huge or reversed range keeps its endpoints instead of expanding.
-    assert m.cited_numbers("[1-5000]") == [1, 5000]
-    assert m.cited_numbers("[3-1]") == [3, 1]
+    assert citations.cited_numbers("[1-5000]") == [1, 5000]
+    assert citations.cited_numbers("[3-1]") == [3, 1]
 
 
 def test_citation_validity():

@@ -18,6 +18,9 @@ from functools import lru_cache
 import numpy as np
 from nltk.stem.porter import PorterStemmer  # nltk comes with rouge-score; the stemmer needs no data files
 from rouge_score import rouge_scorer
+
+from .. import citations
+from ..citations import cited_numbers
 from sacrebleu.metrics import BLEU
 
 _stem = PorterStemmer().stem
@@ -31,7 +34,7 @@ def _same_length(a: Sequence, b: Sequence) -> None:
 
 # --- text overlap -------------------------------------------------------------------------------------------
 
-_CITE_RX = re.compile(r"\[\s*\d+\s*(?:[-\u2013]\s*\d+\s*)?(?:[,;]\s*\d+\s*(?:[-\u2013]\s*\d+\s*)?)*\]")
+_CITE_RX = citations.MARKER
 _PUNCT = set(string.punctuation)
 _ARTICLES_RX = re.compile(r"\b(a|an|the)\b")
 
@@ -283,22 +286,6 @@ def bootstrap_ci_pairs(golds: Sequence, preds: Sequence, stat: Callable[[Sequenc
 
 
 # --- citations ----------------------------------------------------------------------------------------------
-
-_MAX_RANGE = 100  # a wider "[1-9999]" is a typo or an attack: keep its endpoints rather than expand it
-
-
-def cited_numbers(text: str) -> list[int]:
-    """Numbers cited as `[1]`, `[1, 2]`, `[1][3]` or `[1-3]` (ranges expanded), unique, in order of first
-    appearance; brackets holding anything else (`[a]`, `[note]`) are ignored."""
-    out: dict[int, None] = {}
-    for marker in _CITE_RX.findall(text or ""):
-        for part in re.split(r"[,;]", marker.strip("[]")):
-            ends = [int(n) for n in re.split(r"[-\u2013]", part)]
-            if len(ends) == 2 and 0 <= ends[1] - ends[0] <= _MAX_RANGE:
-                ends = list(range(ends[0], ends[1] + 1))
-            out.update(dict.fromkeys(ends))
-    return list(out)
-
 
 def citation_validity(text: str, n_passages: int) -> float | None:
     """Share of cited numbers that name a passage (1..n_passages); None when nothing is cited."""

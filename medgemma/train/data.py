@@ -35,7 +35,6 @@ MAX_FILE_BYTES = 500 * 1024 * 1024
 FORMATS = ("auto", "instruction", "qa", "chat")
 ROLES = ("system", "user", "assistant")
 _BULLET = re.compile(r"[-*+•▪◦‣–]\s")
-_CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -110,20 +109,6 @@ def trim_sentences(text: str, max_chars: int, lines: bool = False) -> str:
         sep = "\n" if lines and out and (is_bullet(s) or is_bullet(out.rsplit("\n", 1)[-1])) else " "
         out = f"{out}{sep}{s}" if out else s
     return out
-
-
-def strip_citations(text: str) -> str:
-    """Text without bracketed numbers like "[3]" or "[1, 2]", so an answer cites only what we add."""
-    return _CITATIONS.sub("", text)
-
-
-def cite(sentence: str, number: int) -> str:
-    """The sentence with " [n]" before its final punctuation ("... urine [1]."), or after it when it has none."""
-    sentence = strip_citations(sentence).strip()
-    match = re.search(r"[.!?]+[\"'”’)\]]*$", sentence)
-    if match:
-        return f"{sentence[: match.start()].rstrip()} [{number}]{sentence[match.start():]}"
-    return f"{sentence} [{number}]"
 
 
 # --- reading files ------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import citations
 from ..errors import InputError
 from ..eval.tasks import default_data_dir, kqa, kqa_benign, medquad_split, pubmedqa_test_ids
 from ..prompts import build_messages
@@ -28,13 +29,11 @@ from ..types import Chunk, Passage
 from .data import (
     Example,
     check_leakage,
-    cite,
     is_bullet,
     lead_sentences,
     normalize_question,
     read_records,
     read_text,
-    strip_citations,
     trim_sentences,
 )
 
@@ -252,8 +251,8 @@ def pubmedqa_recipe(data_dir: Path | None = None) -> list[Example]:
     data = _data(data_dir)
     examples = []
     for rec in _pubmedqa_train(data):
-        first, *rest = split_sentences(strip_citations(rec.long_answer))
-        answer = " ".join([DECISIONS[rec.decision], cite(first, 1), *rest])
+        first, *rest = split_sentences(citations.strip(rec.long_answer))
+        answer = " ".join([DECISIONS[rec.decision], citations.cite(first, [1]), *rest])
         examples.append(Example(
             id=f"pubmedqa-{rec.pmid}", messages=tuple(build_messages(rec.question, [_abstract(rec)])), answer=answer,
             meta={"source": "pubmedqa", "category": rec.decision, "eval_split": "train", "pmid": rec.pmid,
@@ -444,7 +443,7 @@ def _given_golds(questions: Sequence[Sequence[Any]]) -> list[_Gold]:
         if not isinstance(answer, str):
             raise InputError(f"{where}: the answer must be text.")
         if answer.strip():
-            sentences = tuple(split_sentences(strip_citations(answer))[:MAX_ANSWER_SENTENCES])
+            sentences = tuple(split_sentences(citations.strip(answer))[:MAX_ANSWER_SENTENCES])
         else:
             sentences = _answer_sentences(split_sentences(passage.text))
         if not sentences:
@@ -623,7 +622,7 @@ def grounded_recipe(
         else:
             position = rng.randrange(len(passages) + 1)
             passages.insert(position, gold.passage)
-            answer = " ".join(cite(s, position + 1) for s in gold.sentences)
+            answer = " ".join(citations.cite(s, [position + 1]) for s in gold.sentences)
             meta |= {"grounded": "answer", "gold_position": str(position + 1), "gold_id": gold.passage.id}
         meta |= {"n_passages": str(len(passages)), "passage_ids": ",".join(p.id for p in passages)}
         examples.append(Example(f"grounded-{gold.id}", tuple(build_messages(gold.question, passages)), answer, meta))

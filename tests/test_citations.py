@@ -1,0 +1,96 @@
+"""The citation grammar, sentence attribution and the coverage gate."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeBackend
+
+from medgemma import citations
+from medgemma.assistant import Assistant
+from medgemma.attribution import covers, support
+from medgemma.rag.retriever import Retriever
+
+
+def test_markers_of_every_form_are_read_and_others_are_text() -> None:
+    assert citations.cited_numbers("A [1]. B [2, 3][5]. C [6-8]. D [4; 9].") == [1, 2, 3, 5, 6, 7, 8, 4, 9]
+    assert citations.cited_numbers("see [a], [note 1], [1a], [] and x[i]") == []
+    assert citations.strip("Urine [1] and sweat [2][3].") == "Urine and sweat."
+
+
+def test_split_keeps_the_line_and_moves_a_stray_marker_back() -> None:
+    line = "Gout is painful. [2] It affects joints [1]! Ask?"
+    pieces = citations.split(line)
+    assert [p for p, _ in pieces] == ["Gout is painful. [2]", "It affects joints [1]!", "Ask?"]
+    assert citations.split("One line") == [("One line", "")]
+
+
+@pytest.mark.parametrize(("sentence", "nums", "expected"), [
+    ("Urine is dark [3].", [1], "Urine is dark [1]."),
+    ("Urine is dark", [1, 2], "Urine is dark [1, 2]"),
+    ('He said "rest."', [2], 'He said "rest [2]."'),
+    ("Urine is dark [3].", [], "Urine is dark."),
+])
+def test_cite_places_exactly_the_given_numbers(sentence: str, nums: list[int], expected: str) -> None:
+    assert citations.cite(sentence, nums) == expected
+
+
+def test_keep_valid_drops_out_of_range_numbers() -> None:
+    text, kept, dropped = citations.keep_valid("A [1, 9]. B [9]. C [2-3].", 2)
+    assert text == "A [1]. B. C [2]." and kept == {1, 2} and dropped == {3, 9}
+
+
+PASSAGE = ("Gastro-oesophageal reflux disease (GERD) is a condition in which stomach acid frequently flows back up "
+           "into the oesophagus. It can cause heartburn.")
+
+
+def test_a_copied_sentence_is_supported_by_its_passage_only() -> None:
+    other = "Chronic kidney disease means the kidneys slowly lose their ability to filter the blood."
+    found = support("GERD is a condition in which stomach acid frequently flows back up into the oesophagus [2].",
+                    [other, PASSAGE])
+    assert found.passages == (2,) and found.kept
+
+
+def test_the_asked_about_name_pasted_into_a_copied_sentence_is_not_supported() -> None:
+    found = support("Gout is a condition in which stomach acid frequently flows back up into the oesophagus [1].",
+                    [PASSAGE])
+    assert not found.supported and found.missing == ("gout",) and not found.kept
+    assert support("Gout is a condition in which stomach acid flows back [1].", [PASSAGE], strict=False).kept
+
+
+def test_a_paraphrase_keeping_the_key_terms_passes_the_lenient_check() -> None:
+    found = support("In GERD, acid from the stomach often comes back up into the oesophagus.", [PASSAGE],
+                    strict=False)
+    assert found.passages == (1,)
+
+
+def test_refusals_and_referrals_are_not_claims() -> None:
+    assert support("I can't help with that.", [PASSAGE]).kind == "plain"
+    assert support("See a doctor if it persists.", [PASSAGE]).kind == "plain"
+    assert support("The sources do not say what causes gout.", [PASSAGE]).kind == "plain"
+
+
+def test_coverage_names_the_missing_subject_and_forgives_typos() -> None:
+    gout = covers("What causes gout?", [PASSAGE])
+    assert not gout.covered and gout.subject == "gout"
+    assert covers("what is gerd", [PASSAGE]).covered
+    assert covers("How does stomach acid reach the oesophagous?", [PASSAGE]).covered  # a typo
+    assert not covers("What is GERD?", []).covered  # nothing retrieved covers nothing
+
+
+def test_the_gate_answers_not_covered_without_the_model(small_index: Retriever) -> None:
+    backend = FakeBackend()
+    assistant = Assistant(backend, small_index)
+    reply = assistant.answer("What are the signs of gout in the big toe joint and ankle swelling?")
+    assert reply.flags == ("not_covered",) and not backend.calls
+    assert "gout" in reply.text and reply.verdict.action == "answer"
+    unsourced = assistant.answer("What are the signs of gout in the big toe joint?", rag=False)
+    assert "unsourced" in unsourced.flags and len(backend.calls) == 1 and unsourced.passages == ()
+
+
+def test_a_covered_question_reaches_the_model_and_every_kept_sentence_is_backed(small_index: Retriever) -> None:
+    backend = FakeBackend()
+    reply = Assistant(backend, small_index).answer("What are the warning signs of a stroke?", k=2)
+    assert len(backend.calls) == 1 and "not_covered" not in reply.flags
+    claims = [s for s in reply.support if s.kind == "claim"]
+    assert claims and all(s.supported for s in claims)
+    assert set(reply.cited) == {n for s in claims for n in s.passages}
