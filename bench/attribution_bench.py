@@ -1,7 +1,9 @@
 """Does the answer check keep what the sources say and drop what they do not? (printed, not asserted)
 
 1. Sentences of the shipped corpus, each checked against its own passage and three others:
-   - copies (faithful: should be kept) and the hand-written paraphrases in bench/data/paraphrases.jsonl;
+   - copies (faithful: should be kept) and hand-written paraphrases: bench/data/paraphrases.jsonl (looked at
+     while the check was written) and paraphrases_heldout.jsonl (40 faithful, 20 with one fact changed, written
+     apart from the check and never tuned on);
    - entity swaps built from them: a condition, drug or body-part word replaced by one from a distractor
      passage or from elsewhere in the same passage, a number changed, "type 1" <-> "type 2" (should go).
    Today's pipeline before this check kept every sentence whose citation number existed: it is the baseline.
@@ -34,7 +36,8 @@ from medgemma import attribution, citations  # noqa: E402
 from medgemma.rag.chunking import split_sentences  # noqa: E402
 
 CORPUS = ROOT / "medgemma" / "corpus" / "passages.jsonl"
-PARAPHRASES = ROOT / "bench" / "data" / "paraphrases.jsonl"
+PARAPHRASES = ROOT / "bench" / "data" / "paraphrases.jsonl"  # looked at while the generic-word list was written
+HELD_OUT = ROOT / "bench" / "data" / "paraphrases_heldout.jsonl"  # written apart from the check, never tuned on
 EVERYDAY = [  # on topics the shipped corpus covers, in a reader's words
     "What are the symptoms of type 2 diabetes?", "How is high blood pressure treated?", "What causes asthma attacks?",
     "How do statins work?", "What is chronic kidney disease?", "What are the signs of a UTI?",
@@ -112,7 +115,7 @@ def part_sentences(rng: random.Random) -> None:
     corpus = load_corpus()
     by_id = {p["id"]: p for p in corpus}
     vocabulary = name_vocabulary(corpus)
-    kept = {"copy": [0, 0], "paraphrase strict": [0, 0], "paraphrase lenient": [0, 0]}
+    kept = {"copy": [0, 0]}
     caught: dict[str, list[int]] = {}
     for passage in corpus:
         others = rng.sample([p for p in corpus if p["topic"] != passage["topic"]], 3)
@@ -128,22 +131,31 @@ def part_sentences(rng: random.Random) -> None:
                 caught.setdefault(kind, [0, 0])
                 caught[kind][0] += not verdict.supported
                 caught[kind][1] += 1
-    for line in PARAPHRASES.read_text().splitlines():
-        item = json.loads(line)
-        passage = by_id[item["passage"]]
-        others = rng.sample([p for p in corpus if p["topic"] != passage["topic"]], 3)
-        texts = [passage["text"]] + [o["text"] for o in others]
-        for mode, strict in (("paraphrase strict", True), ("paraphrase lenient", False)):
-            found = attribution.support(item["paraphrase"], texts, strict=strict)
-            kept[mode][0] += found.passages[:1] == (1,)
-            kept[mode][1] += 1
+    for path, tag in ((PARAPHRASES, "dev"), (HELD_OUT, "held out")):
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            passage = by_id[item["passage"]]
+            others = rng.sample([p for p in corpus if p["topic"] != passage["topic"]], 3)
+            texts = [passage["text"]] + [o["text"] for o in others]
+            for mode, strict in (("strict", True), ("lenient", False)):
+                if "paraphrase" in item:
+                    found = attribution.support(item["paraphrase"], texts, strict=strict)
+                    row = kept.setdefault(f"paraphrase {mode} ({tag})", [0, 0])
+                    row[0] += found.passages[:1] == (1,)
+                else:
+                    found = attribution.support(item["unfaithful"], texts, strict=strict)
+                    row = caught.setdefault(f"written, {mode}, {tag}", [0, 0])
+                    row[0] += not found.supported
+                row[1] += 1
     print("\n1. Sentences of the shipped corpus against their passage and 3 distractors")
-    print(f"{'set':34} {'n':>5} {'check':>8} {'baseline':>9}")
+    print(f"{'set':44} {'n':>5} {'check':>8} {'baseline':>9}")
     for kind, (good, n) in kept.items():
-        print(f"{'faithful ' + kind + ' wrongly removed':34} {n:5d} {1 - good / n:8.3f} {0.0:9.3f}")
-    total = [sum(v[0] for v in caught.values()), sum(v[1] for v in caught.values())]
-    for kind, (good, n) in sorted(caught.items()) + [("all swaps", total)]:
-        print(f"{'swapped (' + kind + ') caught':34} {n:5d} {good / n:8.3f} {0.0:9.3f}")
+        print(f"{'faithful ' + kind + ' wrongly removed':44} {n:5d} {1 - good / n:8.3f} {0.0:9.3f}")
+    built = {k: v for k, v in caught.items() if not k.startswith("written")}
+    total = [sum(v[0] for v in built.values()), sum(v[1] for v in built.values())]
+    for kind, (good, n) in sorted(built.items()) + [("all built swaps", total)] + sorted(
+            (k, v) for k, v in caught.items() if k.startswith("written")):
+        print(f"{'swapped (' + kind + ') caught':44} {n:5d} {good / n:8.3f} {0.0:9.3f}")
 
 
 def part_gate(data: Path, limit: int, rng: random.Random) -> None:
@@ -163,22 +175,26 @@ def part_gate(data: Path, limit: int, rng: random.Random) -> None:
     print(f"\n2. Coverage gate on MedQuAD questions (BM25 over {len(docs):,} answers, built in "
           f"{time.perf_counter() - t0:.1f} s)")
     sample = rng.sample(records, min(limit, len(records)))
-    answered = unanswered = 0
+    answered = unanswered = absent = 0
     wrong: list[str] = []
     for r in sample:
         tokens = bm25s.tokenize([r["question"]], stopwords="en", show_progress=False)
         ids, _ = retriever.retrieve(tokens, k=60, show_progress=False)
         ranked = [int(i) for i in ids[0]]
         own = [docs[i][1] for i in ranked[:4]]
-        away = [docs[i][1] for i in ranked if docs[i][0].lower() != (r["focus"] or "").lower()][:4]
+        focus = (r["focus"] or "").lower()
+        away = [docs[i][1] for i in ranked if docs[i][0].lower() != focus][:4]
+        unnamed = [docs[i][1] for i in ranked if focus not in docs[i][1].lower()][:4]
         answered += attribution.covers(r["question"], own).covered
         gate = attribution.covers(r["question"], away)
         unanswered += not gate.covered
+        absent += not attribution.covers(r["question"], unnamed).covered
         if gate.covered and len(wrong) < 8:
             wrong.append(f"   covered without its focus: {r['question']!r} (terms {gate.terms})")
     n = len(sample)
     print(f"   answerable questions let through   {answered / n:.3f}  (n={n}; baseline 1.000)")
-    print(f"   unanswerable questions said 'not covered' {unanswered / n:.3f}  (n={n}; baseline 0.000)")
+    print(f"   without the focus's own answers, said 'not covered' {unanswered / n:.3f}  (n={n}; baseline 0.000)")
+    print(f"   with no answer naming the focus, said 'not covered' {absent / n:.3f}  (n={n}; baseline 0.000)")
     print("\n".join(wrong))
 
 
