@@ -170,12 +170,15 @@ def part_gate(data: Path, limit: int, rng: random.Random) -> None:
     docs = [(r["focus"] or "", r["focus"] + ". " + r["answer"][:800]) for r in records]
     docs += [("", p["title"] + ". " + p["text"]) for p in corpus]
     t0 = time.perf_counter()
+    stats = attribution.TermStats([d[1] for d in docs])
+    print(f"\n   term statistics over {len(docs):,} texts in {time.perf_counter() - t0:.1f} s", end="")
+    t0 = time.perf_counter()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize([d[1] for d in docs], stopwords="en", show_progress=False), show_progress=False)
     print(f"\n2. Coverage gate on MedQuAD questions (BM25 over {len(docs):,} answers, built in "
           f"{time.perf_counter() - t0:.1f} s)")
     sample = rng.sample(records, min(limit, len(records)))
-    answered = unanswered = absent = 0
+    answered = unanswered = absent = topic_absent = n_absent = 0
     wrong: list[str] = []
     for r in sample:
         tokens = bm25s.tokenize([r["question"]], stopwords="en", show_progress=False)
@@ -185,16 +188,26 @@ def part_gate(data: Path, limit: int, rng: random.Random) -> None:
         focus = (r["focus"] or "").lower()
         away = [docs[i][1] for i in ranked if docs[i][0].lower() != focus][:4]
         unnamed = [docs[i][1] for i in ranked if focus not in docs[i][1].lower()][:4]
-        answered += attribution.covers(r["question"], own).covered
-        gate = attribution.covers(r["question"], away)
+        # The topic absent from the index: no text holds the focus's rarest term.
+        focus_terms = sorted(attribution._terms(r["focus"] or r["question"])[1], key=lambda t: stats.df.get(t, 0))
+        rare = focus_terms[0] if focus_terms else ""
+        if rare:
+            texts = [docs[i][1] for i in ranked]
+            gone = [t for t in texts if rare not in attribution._window_terms(t)][:4]  # noqa: SLF001
+            topic_absent += not attribution.covers(r["question"], gone, stats).covered
+            n_absent += 1
+        answered += attribution.covers(r["question"], own, stats).covered
+        gate = attribution.covers(r["question"], away, stats)
         unanswered += not gate.covered
-        absent += not attribution.covers(r["question"], unnamed).covered
+        absent += not attribution.covers(r["question"], unnamed, stats).covered
         if gate.covered and len(wrong) < 8:
             wrong.append(f"   covered without its focus: {r['question']!r} (terms {gate.terms})")
     n = len(sample)
     print(f"   answerable questions let through   {answered / n:.3f}  (n={n}; baseline 1.000)")
     print(f"   without the focus's own answers, said 'not covered' {unanswered / n:.3f}  (n={n}; baseline 0.000)")
     print(f"   with no answer naming the focus, said 'not covered' {absent / n:.3f}  (n={n}; baseline 0.000)")
+    print(f"   with no text holding the focus's rarest term, said 'not covered' {topic_absent / max(1, n_absent):.3f}"
+          f"  (n={n_absent}; baseline 0.000)")
     print("\n".join(wrong))
 
 
@@ -237,8 +250,11 @@ def part_model(data: Path, show: int) -> None:
         n = max(1, len(questions))
         print(f"\n   {name}: n={len(questions)}, gated (not covered / emergency / refusal) {gated / n:.2f}, "
               f"answered with >= 1 supported sentence {kept_one / n:.2f}")
-        print(f"   raw cited sentences {raw_cited}: citing a passage that supports them {raw_right / max(1, raw_cited):.3f} "
-              f"(misattribution {1 - raw_right / max(1, raw_cited):.3f}); after the check {checked_cited} cited "
+        if not raw_cited:
+            print("   no raw cited sentences")
+            continue
+        print(f"   raw cited sentences {raw_cited}: citing a passage that supports them {raw_right / raw_cited:.3f} "
+              f"(misattribution {1 - raw_right / raw_cited:.3f}); after the check {checked_cited} cited "
               f"sentences, all supported by construction; p50 reply {sorted(seconds)[len(seconds) // 2]:.2f} s")
 
 

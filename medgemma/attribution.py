@@ -1,8 +1,8 @@
 """Sentence-level attribution: which retrieved passage, if any, says what an answer sentence says.
 
 A sentence is supported by a passage when one sentence of the passage holds every *key term* of it and most
-of its other content words (strict mode, for small models that copy), or when the key terms are in one
-sentence and the content in it and its neighbours (lenient mode, for models that paraphrase and merge).
+of its other content words (strict mode, for small models that copy), or when that sentence and its
+neighbours together hold them (lenient mode, for models that paraphrase and merge sentences).
 
 Key terms are what a small model swaps while keeping the rest of a copied sentence: names of conditions, drugs
 and body parts, numbers and "type 2". They are found without a medical dictionary, by elimination: every
@@ -37,6 +37,7 @@ LENIENT_COVERAGE = 0.5
 MAX_CITED = 2  # passages named after one sentence
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]|\d+(?:[.,/]\d+)*")
 _NUMBER = re.compile(r"\d")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,60}>")
 # Words that never name an entity: function words, and the generic words of health writing. A word missing
 # from this list only makes the check stricter (it must then appear in the passage).
 _STOPWORDS = frozenset("""
@@ -121,8 +122,9 @@ _GENERIC_STEMS = frozenset(_stem(w) for w in _GENERIC)
 
 
 def _terms(text: str) -> tuple[set[str], set[str]]:
-    """(content stems, key terms) of `text`. A number is a key term with the word before it ("type 2")."""
-    words = _WORD.findall(citations.strip(text).lower().replace("\u2019", "'"))
+    """(content stems, key terms) of `text`. A number or a lone letter is a key term with the word before it."""
+    text = _TAG.sub(" ", citations.strip(text))  # markup is not content: "<b>" is not the letter b
+    words = _WORD.findall(text.lower().replace("\u2019", "'"))
     content: set[str] = set()
     keys: set[str] = set()
     previous = ""
@@ -148,12 +150,11 @@ def _window_terms(text: str) -> set[str]:
     return content | keys  # keys hold the "word number" pairs, so a window answers both questions
 
 
-
 @lru_cache(maxsize=4096)
 def _windows(passage_text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
     """(the sentence, the sentence with its neighbours) term sets, for each sentence of a passage. Terms from a
     neighbour would let "ibuprofen" replace "aspirin" in "Aspirin thins the blood. Ibuprofen is an NSAID.", so
-    strict mode reads the sentence alone; lenient mode takes key terms from it and the rest from the pair."""
+    strict mode reads the sentence alone; lenient mode reads it with its neighbours."""
     sentences = split_sentences(passage_text) or [passage_text]
     sets = [frozenset(_window_terms(s)) for s in sentences]
     out = []
@@ -190,27 +191,45 @@ def support(sentence: str, passages: Sequence[str], strict: bool = True) -> Sent
     return SentenceSupport(plain, (), coverage, not strict, missing=missing)
 
 
-COVERAGE_SHARE = 0.5  # of the question's key terms that one passage must hold (bench/attribution_bench.py)
+COVERAGE_SHARE = 0.7  # of the question's key-term weight one passage must hold (bench/attribution_bench.py)
 _FUZZY = 0.85  # a key term of six letters or more also matches a passage word this similar (typos)
+
+
+class TermStats:
+    """How many texts of an index hold each term, for weighting a question's terms by how rare they are: the
+    subject of "what is restless legs syndrome" is "restless", not "legs"."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.n = len(texts)
+        self.df: dict[str, int] = {}
+        for text in texts:
+            for term in _window_terms(text):
+                self.df[term] = self.df.get(term, 0) + 1
+
+    def weight(self, term: str) -> float:
+        """Inverse document frequency; a term no text holds weighs as much as the rarest one."""
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
 
 
 @dataclass(frozen=True)
 class Coverage:
     """Whether retrieved passages cover a question's subject: `terms` are its key terms, `missing` those no
-    passage holds."""
+    passage holds (rarest first), `share` the weight of its terms the best passage holds."""
 
     covered: bool
     terms: tuple[str, ...]
     missing: tuple[str, ...]
+    share: float = 0.0
 
     @property
     def subject(self) -> str:
-        """The missing terms as the reader wrote them, for "the sources here do not cover ..."."""
-        return ", ".join(self.missing)
+        """The rarest missing terms as the reader wrote them, for "the sources here do not cover ..."."""
+        return ", ".join(self.missing[:3])
 
 
-def covers(question: str, passages: Sequence[str]) -> Coverage:
-    """Whether some passage holds at least `COVERAGE_SHARE` of the question's key terms (typos forgiven).
+def covers(question: str, passages: Sequence[str], stats: TermStats | None = None) -> Coverage:
+    """Whether one passage holds at least `COVERAGE_SHARE` of the question's key terms, each weighted by its
+    rarity in the index (`stats`; equal weights without), typos forgiven.
 
     Measured in `bench/attribution_bench.py` on answerable and unanswerable questions. A question with no key
     term ("what is this?") is covered by any passage.
@@ -223,17 +242,18 @@ def covers(question: str, passages: Sequence[str]) -> Coverage:
     if not passages:
         return Coverage(False, tuple(terms), tuple(terms))
     if not terms:
-        return Coverage(True, (), ())
+        return Coverage(True, (), (), 1.0)
+    weight = {t: stats.weight(t) if stats is not None else 1.0 for t in terms}
+    total = sum(weight.values()) or 1.0
     found: set[str] = set()
-    best = 0
+    best = 0.0
     for text in passages:
         vocabulary = _passage_vocabulary(text)
         here = {t for t in terms if t in vocabulary or _near(t, vocabulary)}
         found |= here
-        best = max(best, len(here))
-    need = max(1, math.ceil(COVERAGE_SHARE * len(terms)))
-    missing = tuple(named.get(t, t) for t in terms if t not in found)
-    return Coverage(best >= need, tuple(named.get(t, t) for t in terms), missing)
+        best = max(best, sum(weight[t] for t in here) / total)
+    missing = tuple(named.get(t, t) for t in sorted(terms, key=lambda t: -weight[t]) if t not in found)
+    return Coverage(best >= COVERAGE_SHARE, tuple(named.get(t, t) for t in terms), missing, best)
 
 
 @lru_cache(maxsize=4096)

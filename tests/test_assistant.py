@@ -60,7 +60,7 @@ def test_partials_grow_and_final_answer_matches_generation(small_index: Retrieve
 
 def test_personal_questions_are_answered_with_a_redirect(small_index: Retriever) -> None:
     assistant, backend = _assistant(small_index)
-    reply = assistant.answer("How much paracetamol should I take for my headache?")
+    reply = assistant.answer("How much paracetamol should I take?")
     assert reply.verdict.action == "educate"
     assert reply.verdict.message in reply.text
     assert len(backend.calls) == 1

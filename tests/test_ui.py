@@ -66,6 +66,19 @@ def test_sources_panel_escapes_and_links() -> None:
     assert html.count("<details") == 2 and html.count(" open>") == 1
 
 
+def test_sources_panel_says_which_sentences_were_removed_and_why() -> None:
+    from medgemma import safety
+
+    passage = Passage("g", "GERD is a condition in which stomach acid flows back up into the oesophagus.", "GERD",
+                      "NHS", "https://www.nhs.uk/conditions/heartburn-and-acid-reflux/", 0.6)
+    checked = safety.check_answer("Gout is a condition in which stomach acid flows back up into the oesophagus "
+                                  "<b>[1]</b>.", [passage])
+    html = sources_panel([passage], checked.cited, checked.support)
+    assert "1 sentence removed" in html and "no source says: gout" in html
+    assert "<b>" not in html  # the removed sentence is shown escaped
+    assert "mg-unsupported" not in sources_panel([passage], (1,), ())
+
+
 def test_banner_is_always_there() -> None:
     assert "Educational use only" in safety_banner("policy")
 
