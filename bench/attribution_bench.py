@@ -82,6 +82,8 @@ def key_words(sentence: str, vocabulary: set[str]) -> list[str]:
 def _replace(sentence: str, old: str, new: str) -> str | None:
     if new.lower()[:5] == old.lower()[:5]:
         return None  # "kidney" -> "kidneys" is an inflection, not another name
+    if new.lower()[:5] in sentence.lower():
+        return None  # "opioid overdose" -> "opioid opioids" drops a word but names nothing new
     return re.sub(rf"\b{re.escape(old)}\b", new, sentence, count=1)
 
 

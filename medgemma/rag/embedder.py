@@ -5,6 +5,7 @@ It loads local folders only (the packaged MiniLM by default), so nothing is fetc
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +16,14 @@ from ..assets import DEFAULT_EMBEDDER, default_embedder_path
 from ..errors import InputError, require
 from ..textclean import scrub
 
+
+def _native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)."""
+    import torch
+
+    cpu = torch.cpu
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
 
 
 class Embedder:
@@ -30,6 +39,7 @@ class Embedder:
         self.dim = int(self._model.get_embedding_dimension())
         # SentenceTransformer.encode is not documented as thread-safe; the app serves several users.
         self._lock = threading.Lock()
+        self.bf16 = device == "cpu" and _native_bf16()
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Return a (len(texts), dim) float32 array of unit vectors."""
@@ -37,7 +47,12 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         # A lone surrogate (a "\\ud800" escape in JSON, undecodable bytes in argv) makes the tokenizer raise.
         texts = [scrub(t) for t in texts]
-        with self._lock:
+        import torch
+
+        # bf16 on a CPU with native bf16 units: 57 vs 30 chunks of 800 characters a second on 2 cores, vectors
+        # within 0.99997 cosine of fp32 (measured on MedQuAD answers). Elsewhere bf16 is emulated and slower.
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        with self._lock, precision:
             vectors = self._model.encode(
                 texts,
                 batch_size=batch_size,
