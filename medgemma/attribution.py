@@ -7,9 +7,9 @@ neighbours together hold them (lenient mode, for models that paraphrase and merg
 Key terms are what a small model swaps while keeping the rest of a copied sentence: names of conditions, drugs
 and body parts, numbers and "type 2". They are found without a medical dictionary, by elimination: every
 content word that is not on the list of generic words below (verbs, qualities, "symptom", "doctor", ...) is a
-key term, and a number or a lone letter is kept with the word before it ("type 2", "stage 3", "hepatitis B",
-"vitamin D"). A sentence saying "gout" is therefore never supported by a passage that does not say "gout",
-however many other words match.
+key term; a number or a lone letter is also kept with the word before it ("type 2", "stage 3", "hepatitis B",
+"vitamin D"), and a number with the word after it ("72 hours"). A sentence saying "gout" is therefore never
+supported by a passage that does not say "gout", however many other words match.
 
 This is lexical, not entailment. It catches substitution and misattribution, and it is strict with
 paraphrase: a synonym for a key term ("high blood pressure" for "hypertension") counts as missing. Strict
@@ -141,6 +141,8 @@ def _terms(text: str) -> tuple[set[str], set[str]]:
             content.add(stem)
             if w not in _GENERIC and stem not in _GENERIC_STEMS:
                 keys.add(stem)
+            if previous and _NUMBER.match(previous):
+                keys.add(f"{previous} {stem}")  # and with its unit: "72 hours" is not "72 days"
         previous = "" if w in _STOPWORDS else (w if _NUMBER.match(w) else _stem(w))
     return content, keys
 

@@ -63,6 +63,13 @@ def test_a_paraphrase_keeping_the_key_terms_passes_the_lenient_check() -> None:
     assert found.passages == (1,)
 
 
+def test_numbers_keep_their_word_and_their_unit() -> None:
+    passage = "PEP must be started within 72 hours of exposure. Hepatitis B vaccine is given in three doses."
+    assert support("PEP must be started within 72 hours of exposure.", [passage]).supported
+    assert not support("PEP must be started within 72 days of exposure.", [passage]).supported
+    assert not support("Hepatitis C vaccine is given in three doses.", [passage]).supported
+
+
 def test_refusals_and_referrals_are_not_claims() -> None:
     assert support("I can't help with that.", [PASSAGE]).kind == "plain"
     assert support("See a doctor if it persists.", [PASSAGE]).kind == "plain"
