@@ -1,10 +1,11 @@
-"""Retrieval quality and index speed on PubMedQA (printed, not asserted).
+"""Retrieval quality and index speed on PubMedQA, or on the default knowledge base (printed, not asserted).
 
 Every one of the 1,000 expert-labelled abstracts is chunked and indexed; each question should find its
 own abstract. Prints recall@1/5/10 for dense, BM25-fused hybrid, and the index build rate against raw
 `SentenceTransformer.encode` on the same texts in the same run.
 
     python bench/retrieval_bench.py [--data ../shared/data] [--limit N]
+    python bench/retrieval_bench.py --knowledge-base 1000   # MedQuAD questions against the default index
 """
 
 from __future__ import annotations
@@ -51,11 +52,52 @@ def recall(retriever: Retriever, questions: list[tuple[str, str]], mode: str, ks
     return {k: hits[k] / len(questions) for k in ks}
 
 
+def knowledge_base(data: Path, n: int, seed: int = 0) -> None:
+    """The default index (hand-written corpus + MedQuAD answers): does a MedQuAD question find its own answer,
+    and how long does one search take?"""
+    import gzip
+    import random
+    import statistics
+
+    from medgemma.config import AppConfig
+    from medgemma.rag.indexes import open_index
+
+    t0 = time.perf_counter()
+    retriever = open_index("default", AppConfig(), progress=True)
+    print(f"default index: {len(retriever):,} chunks, opened in {time.perf_counter() - t0:.1f} s")
+    kept = {c.id.split("#")[0] for c in retriever.chunks}
+    with gzip.open(data / "medquad" / "medquad_answered.jsonl.gz", "rt") as stream:
+        rows = [json.loads(line) for line in stream]
+    rows = [r for r in rows if f"medquad-{r['qid']}" in kept]  # a duplicate answer is kept under one question
+    sample = random.Random(seed).sample(rows, min(n, len(rows)))
+    ks = (1, 4, 10)
+    hits = {k: 0 for k in ks}
+    times = []
+    for r in sample:
+        t0 = time.perf_counter()
+        found = retriever.search(r["question"], k=max(ks) * 3, min_score=-1.0)
+        times.append((time.perf_counter() - t0) * 1000)
+        docs: list[str] = []
+        for p in found:
+            if p.id.split("#")[0] not in docs:
+                docs.append(p.id.split("#")[0])
+        for k in ks:
+            hits[k] += f"medquad-{r['qid']}" in docs[:k]
+    print(f"MedQuAD questions ({len(sample)}): " + ", ".join(f"own answer in top {k} {hits[k] / len(sample):.3f}"
+                                                          for k in ks)
+          + f"; search p50 {statistics.median(times):.1f} ms, p95 {sorted(times)[int(0.95 * len(times))]:.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--limit", type=int, default=None, help="Use only the first N abstracts.")
+    ap.add_argument("--knowledge-base", type=int, default=0, metavar="N",
+                    help="Instead: N MedQuAD questions against the default index (their own answer's recall).")
     args = ap.parse_args()
+    if args.knowledge_base:
+        knowledge_base(args.data, args.knowledge_base)
+        return
 
     chunks, questions = load_pubmedqa(args.data, args.limit)
     print(f"PubMedQA: {len(questions)} abstracts → {len(chunks)} chunks")

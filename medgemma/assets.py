@@ -101,3 +101,14 @@ def default_embedder_path() -> Path:
 def corpus_path() -> Path:
     """The curated educational corpus that ships with the package."""
     return Path(__file__).resolve().parent / "corpus" / "passages.jsonl"
+
+
+def knowledge_base_paths() -> list[Path]:
+    """The files of the default index: the curated corpus and MedQuAD's NIH answers (CC BY 4.0)."""
+    folder = Path(__file__).resolve().parent / "corpus"
+    return [folder / "passages.jsonl", folder / "medquad.jsonl.gz"]
+
+
+def shipped_vectors_path() -> Path:
+    """The default index's vectors, computed once and shipped, so a fresh install needs no 10-minute build."""
+    return Path(__file__).resolve().parent / "corpus" / "default_vectors.npz"

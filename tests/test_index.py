@@ -111,3 +111,47 @@ def test_rrf_rewards_agreement() -> None:
     fused = _rrf([[1, 2, 3], [3, 1, 4]])
     assert fused[0] == 1  # high in both lists
     assert set(fused) == {1, 2, 3, 4}
+
+
+def test_shipped_vectors_round_trip_and_refuse_other_chunks(tmp_path: Path) -> None:
+    from medgemma.rag.indexes import save_shipped_vectors, shipped_vectors
+    from medgemma.rag.retriever import embed_chunks
+
+    embedder = HashEmbedder()
+    vectors = embed_chunks(PASSAGES, embedder)  # type: ignore[arg-type]
+    path = tmp_path / "vectors.npz"
+    save_shipped_vectors(PASSAGES, vectors, embedder.name, path)
+    back = shipped_vectors(PASSAGES, embedder.name, path)
+    assert back is not None and back.shape == vectors.shape
+    assert float((back * vectors).sum(axis=1).min()) > 0.999  # int8 with a scale per vector
+    assert shipped_vectors(PASSAGES[:-1], embedder.name, path) is None  # other chunks
+    assert shipped_vectors(PASSAGES, "another-embedder", path) is None
+    path.write_bytes(b"not an npz file")
+    assert shipped_vectors(PASSAGES, embedder.name, path) is None
+    assert shipped_vectors(PASSAGES, embedder.name, tmp_path / "missing.npz") is None
+
+
+def test_an_index_built_from_given_vectors_searches_like_one_built_by_embedding(tmp_path: Path) -> None:
+    from medgemma.rag.retriever import embed_chunks
+
+    embedder = HashEmbedder()
+    embedded = Retriever.build(PASSAGES, tmp_path / "a", embedder)  # type: ignore[arg-type]
+    given = Retriever.build(PASSAGES, tmp_path / "b", embedder,  # type: ignore[arg-type]
+                            vectors=embed_chunks(PASSAGES, embedder))  # type: ignore[arg-type]
+    query = "signs of a stroke"
+    assert [p.id for p in embedded.search(query, k=3)] == [p.id for p in given.search(query, k=3)]
+
+
+def test_the_shipped_vectors_are_those_of_the_shipped_knowledge_base() -> None:
+    """Edit the corpus or the chunk sizes and this fails: run `python scripts/make_knowledge_base.py --vectors`
+    (the app still works meanwhile, by embedding the knowledge base itself, ~10 minutes)."""
+    import numpy as np
+
+    from medgemma.assets import shipped_vectors_path
+    from medgemma.config import AppConfig
+    from medgemma.rag.indexes import default_chunks
+    from medgemma.rag.retriever import corpus_hash
+
+    with np.load(shipped_vectors_path(), allow_pickle=False) as data:
+        assert str(data["corpus_hash"]) == corpus_hash(default_chunks(AppConfig()))
+        assert str(data["embedder"]) == "all-MiniLM-L6-v2"

@@ -33,6 +33,29 @@ def corpus_hash(chunks: Sequence[Chunk]) -> str:
     return digest.hexdigest()
 
 
+def embed_chunks(
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    progress: bool = False,
+    batch_size: int = 64,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """The unit vectors an index stores for `chunks` (title and text), in order."""
+    texts = [_embed_text(c) for c in chunks]
+    parts = []
+    batches = range(0, len(texts), batch_size * 8)
+    iterator: Any = batches
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(batches, desc="Embedding", unit="batch", total=len(batches))
+    for start in iterator:
+        parts.append(embedder.encode(texts[start : start + batch_size * 8], batch_size=batch_size))
+        if on_batch:
+            on_batch(min(start + batch_size * 8, len(texts)), len(texts))
+    return np.concatenate(parts)
+
+
 class Retriever:
     """Search over one index folder. Safe to share between threads."""
 
@@ -63,23 +86,14 @@ class Retriever:
         progress: bool = False,
         batch_size: int = 64,
         on_batch: Callable[[int, int], None] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> "Retriever":
-        """Embed `chunks`, write the index folder atomically and return a retriever over it."""
+        """Embed `chunks` (or take their `vectors`, made by `embed_chunks` with this embedder), write the index
+        folder atomically and return a retriever over it."""
         if not chunks:
             raise InputError("Nothing to index: no text was found in the given files.")
-        texts = [_embed_text(c) for c in chunks]
-        parts = []
-        batches = range(0, len(texts), batch_size * 8)
-        iterator: Any = batches
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(batches, desc="Embedding", unit="batch", total=len(batches))
-        for start in iterator:
-            parts.append(embedder.encode(texts[start : start + batch_size * 8], batch_size=batch_size))
-            if on_batch:
-                on_batch(min(start + batch_size * 8, len(texts)), len(texts))
-        vectors = np.concatenate(parts)
+        if vectors is None:
+            vectors = embed_chunks(chunks, embedder, progress, batch_size, on_batch)
         manifest = {
             "name": directory.name,
             "embedder": embedder.name,
