@@ -48,7 +48,9 @@ my myself no nor not now of off on once only or other our ours ourselves out ove
 such than that the their theirs them themselves then there these they this those through thus to too under until
 up upon us very via was we were what when where which while who whom whose why will with within without would
 you your yours yourself yourselves
-""".split())
+im ive id youre theyre thats whats theres hes shes dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt
+arent wasnt werent havent hasnt w
+""".split())  # the second line: contractions typed without their apostrophe ("im", "dont")
 _GENERIC = frozenset("""
 able absence according across actually add affect affected affecting affects age aged ages ahead aim allow
 allows almost alone along already although always among amount another answer appear appears approach area
