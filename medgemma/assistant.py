@@ -97,7 +97,8 @@ class Assistant:
         k = self.retrieval.k if k is None else k
         if self.retriever is None or k <= 0:
             return []
-        found = self.retriever.search(_follow_up(question, history), k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
+        found = self.retriever.search(_follow_up(question, history), k=k, mode=self.retrieval.mode,
+                                      min_score=self.retrieval.min_score)
         return fit_passages(found, self.context_budget(params))
 
     def verdict(self, question: str) -> Verdict:
@@ -142,7 +143,7 @@ class Assistant:
                                           self.term_stats())
             if not coverage.covered:
                 # The model would answer from passages about something else; saying so is the honest reply.
-                yield Reply(text=not_covered_message(coverage), passages=found, verdict=verdict,
+                yield Reply(text=not_covered_message(coverage, bool(found)), passages=found, verdict=verdict,
                             flags=("not_covered",))
                 return
         note = ""
@@ -251,11 +252,12 @@ _STATS_LOCK = threading.Lock()
 UNSOURCED_NOTE = "(From the model alone, without sources: nothing below can be checked against a passage.)"
 
 
-def not_covered_message(coverage: attribution.Coverage) -> str:
-    """The reply when the passages found do not name the question's subject."""
+def not_covered_message(coverage: attribution.Coverage, shown: bool = True) -> str:
+    """The reply when the passages found (`shown` below it, if any) do not name the question's subject."""
     subject = f" *{coverage.subject}*" if coverage.missing else " this question"
-    return (f"The sources here do not cover{subject}. The closest passages found are listed below; they are about "
-            "something else, so no answer was written from them. To get an answer from the model alone, without "
+    closest = ("The closest passages found are listed below; they are about something else, so no answer was "
+               "written from them." if shown else "No passage came close, so no answer was written.")
+    return (f"The sources here do not cover{subject}. {closest} To get an answer from the model alone, without "
             "sources, ask again with sources turned off (\"Answer from sources\" in the app, `\"rag\": false` on "
             f"the API); it will be labelled unsourced and cannot be checked.\n\n{safety.DISCLAIMER}")
 
