@@ -7,7 +7,7 @@ from fakes import FakeBackend
 
 from medgemma import citations
 from medgemma.assistant import Assistant
-from medgemma.attribution import covers, support
+from medgemma.attribution import TermStats, covers, support
 from medgemma.rag.retriever import Retriever
 
 
@@ -82,6 +82,13 @@ def test_coverage_names_the_missing_subject_and_forgives_typos() -> None:
     assert covers("what is gerd", [PASSAGE]).covered
     assert covers("How does stomach acid reach the oesophagous?", [PASSAGE]).covered  # a typo
     assert not covers("What is GERD?", []).covered  # nothing retrieved covers nothing
+
+
+def test_rare_terms_decide_coverage_and_contractions_do_not_count() -> None:
+    texts = [PASSAGE, "Restless people find it hard to relax.", "Legs can swell in heart failure."]
+    stats = TermStats(texts + ["Legs and arms carry the body.", "Muscles move the legs."])
+    assert not covers("What is restless legs syndrome?", [texts[2]], stats).covered  # "legs" is common
+    assert "im" not in covers("Im worried and I dont know about GERD", [PASSAGE]).terms
 
 
 def test_the_gate_answers_not_covered_without_the_model(small_index: Retriever) -> None:
