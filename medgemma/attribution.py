@@ -40,7 +40,7 @@ _NUMBER = re.compile(r"\d")
 _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,60}>")
 # Words that never name an entity: function words, and the generic words of health writing. A word missing
 # from this list only makes the check stricter (it must then appear in the passage).
-_STOPWORDS = frozenset("""
+STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each either etc few for from further had has have having he
 her here hers herself him himself his how however i if in into is it its itself just may me might more most must
@@ -48,9 +48,12 @@ my myself no nor not now of off on once only or other our ours ourselves out ove
 such than that the their theirs them themselves then there these they this those through thus to too under until
 up upon us very via was we were what when where which while who whom whose why will with within without would
 you your yours yourself yourselves
+""".split())  # English function words; the metrics' lexical support reads the same list
+# Contractions typed without their apostrophe ("im", "dont") are function words in a question too.
+_STOPWORDS = STOPWORDS | frozenset("""
 im ive id youre theyre thats whats theres hes shes dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt
 arent wasnt werent havent hasnt w
-""".split())  # the second line: contractions typed without their apostrophe ("im", "dont")
+""".split())
 _GENERIC = frozenset("""
 able absence according across actually add affect affected affecting affects age aged ages ahead aim allow
 allows almost alone along already although always among amount another answer appear appears approach area

@@ -86,22 +86,3 @@ def split(line: str) -> list[tuple[str, str]]:
         else:
             out[-1] = (out[-1][0], gap)
     return out
-
-
-def keep_valid(text: str, n_passages: int) -> tuple[str, set[int], set[int]]:
-    """Markers rewritten to name only passages 1..n_passages: returns the text, the numbers kept and the
-    numbers dropped. A marker left with no number goes, with the blank before it ("text [9]." -> "text.")."""
-    cited: set[int] = set()
-    removed: set[int] = set()
-
-    def repl(m: re.Match[str]) -> str:
-        nums = [n for mk in MARKER.finditer(m.group(0)) for n in numbers(mk.group(0))]
-        good = [n for n in dict.fromkeys(nums) if 1 <= n <= n_passages]
-        removed.update(n for n in nums if n not in good)
-        cited.update(good)
-        if not good:
-            return ""
-        lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip(" \t"))]
-        return lead + "[" + ", ".join(map(str, good)) + "]"
-
-    return _MARKERS.sub(repl, text), cited, removed

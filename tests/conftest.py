@@ -1,11 +1,17 @@
-"""Shared fixtures: a small index over hand-written passages, built with the hashing embedder."""
+"""Shared fixtures: a small index over hand-written passages, built with the hashing embedder, and a real
+server on a loopback port."""
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -13,6 +19,7 @@ from fakes import HashEmbedder  # noqa: E402
 
 from medgemma.rag.retriever import Retriever  # noqa: E402
 from medgemma.types import Chunk  # noqa: E402
+from medgemma.ui.server import server_config  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -40,3 +47,21 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return path
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` under uvicorn on a free loopback port, configured as `serve` runs it; yields its base URL."""
+    server = uvicorn.Server(server_config(app, "127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

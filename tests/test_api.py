@@ -7,14 +7,12 @@ import json
 import re
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import httpx
 import pytest
-import uvicorn
-from conftest import PASSAGES
+from conftest import PASSAGES, served
 from fakes import FakeBackend, HashEmbedder
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -331,23 +329,6 @@ def test_rate_limit_behind_a_trusted_proxy(tmp_path: Path, backend: FakeBackend)
 
 
 # --- over a real socket ---------------------------------------------------------------------------------------
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def test_the_openai_backend_streams_from_this_api(tmp_path: Path, backend: FakeBackend) -> None:
     app = make_app(tmp_path, backend)
     expected = TestClient(app).post("/v1/chat/completions", json=ask(QUESTION)).json()

@@ -34,11 +34,6 @@ def test_cite_places_exactly_the_given_numbers(sentence: str, nums: list[int], e
     assert citations.cite(sentence, nums) == expected
 
 
-def test_keep_valid_drops_out_of_range_numbers() -> None:
-    text, kept, dropped = citations.keep_valid("A [1, 9]. B [9]. C [2-3].", 2)
-    assert text == "A [1]. B. C [2]." and kept == {1, 2} and dropped == {3, 9}
-
-
 PASSAGE = ("Gastro-oesophageal reflux disease (GERD) is a condition in which stomach acid frequently flows back up "
            "into the oesophagus. It can cause heartburn.")
 

@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -16,8 +15,7 @@ from typing import Any, Iterator, Sequence
 import gradio as gr
 import httpx
 import pytest
-import uvicorn
-from conftest import PASSAGES
+from conftest import PASSAGES, served
 from fakes import FakeBackend, HashEmbedder
 from starlette.routing import Mount
 
@@ -28,7 +26,7 @@ from medgemma.config import AccessConfig, AppConfig, BackendConfig, GenerationPa
 from medgemma.rag.retriever import Retriever
 from medgemma.runtime import Runtime
 from medgemma.types import Message
-from medgemma.ui.server import build_app, server_config
+from medgemma.ui.server import build_app
 
 TOKEN = "a-long-admin-token-for-tests"
 QUESTION = "What are the signs of a stroke?"
@@ -56,23 +54,6 @@ class FakeRuntime(Runtime):
     def __init__(self, cfg: AppConfig, assistant: Assistant) -> None:
         super().__init__(cfg)
         self._assistant = assistant
-
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    server = uvicorn.Server(server_config(app, "127.0.0.1", 0))  # as `serve` runs it
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 class Site:

@@ -20,6 +20,7 @@ from nltk.stem.porter import PorterStemmer  # nltk comes with rouge-score; the s
 from rouge_score import rouge_scorer
 
 from .. import citations
+from ..attribution import STOPWORDS
 from ..citations import cited_numbers
 from sacrebleu.metrics import BLEU
 
@@ -293,17 +294,6 @@ def citation_validity(text: str, n_passages: int) -> float | None:
     return sum(1 <= n <= n_passages for n in nums) / len(nums) if nums else None
 
 
-_STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below between
-both but by can could did do does doing down during each either etc few for from further had has have having he
-her here hers herself him himself his how however i if in into is it its itself just may me might more most must
-my myself no nor not now of off on once only or other our ours ourselves out over own per same she should so some
-such than that the their theirs them themselves then there these they this those through thus to too under until
-up upon us very via was we were what when where which while who whom whose why will with within without would
-you your yours yourself yourselves
-""".split())
-
-
 @lru_cache(maxsize=65536)
 def _cached_stem(word: str) -> str:
     return _stem(word)
@@ -311,20 +301,12 @@ def _cached_stem(word: str) -> str:
 
 def _content_words(text: str) -> set[str]:
     words = re.findall(r"[a-z0-9]+", _CITE_RX.sub(" ", text).lower())
-    return {_cached_stem(w) for w in words if w not in _STOPWORDS}
+    return {_cached_stem(w) for w in words if w not in STOPWORDS}
 
 
 def _sentences(text: str) -> list[str]:
-    out: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+|\n+", text or ""):
-        # "... the claim. [1] Next claim": a marker after the full stop belongs to the sentence before it.
-        lead = re.match(r"\s*((?:" + _CITE_RX.pattern + r"\s*)+)", piece)
-        if lead and out:
-            out[-1] += " " + lead.group(1).strip()
-            piece = piece[lead.end():]
-        if piece.strip():
-            out.append(piece.strip())
-    return out
+    # citations.split gives "... the claim. [1] Next claim" its marker back: it belongs to the sentence before.
+    return [s.strip() for line in (text or "").split("\n") for s, _ in citations.split(line) if s.strip()]
 
 
 def citation_support(text: str, passages: Sequence[str]) -> float | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assets import atomic_write_text
-from ..textclean import json_loads, scrub
+from ..textclean import json_loads
 from ..errors import InputError, require
 from ..prompts import build_messages, render
 from ..rag.chunking import split_sentences
