@@ -42,6 +42,7 @@ from .backends.base import StopSignal
 from .config import GenerationParams
 from .errors import InputError, MedGemmaError
 from .runtime import Runtime
+from .safety.messages import region_of
 from .types import Message, Reply
 
 MODEL_ID = "medgemma-studio"
@@ -321,9 +322,11 @@ async def _complete(runtime: Runtime, access: Access, request: Request) -> Any:
         access.check_rate(key)
         hold.enter_context(access.one_at_a_time(key))
         # An emergency or a refused request never reaches the model, so it does not wait for a turn.
-        verdict = await run_in_threadpool(assistant.verdict, question)
+        region = region_of(request.headers.get("accept-language", ""))  # the emergency number to give
+        verdict = await run_in_threadpool(assistant.verdict, question, region)
         hold.callback(await access.turns.acquire(not verdict.blocks_model))
-        items = assistant.stream(question, history, k=req.k, rag=req.rag is not False, params=params, stop=stop)
+        items = assistant.stream(question, history, k=req.k, rag=req.rag is not False, params=params, stop=stop,
+                                 region=region)
         if not req.stream:
             reply = await _watching(request, stop, lambda: _last(items))
             hold.close()

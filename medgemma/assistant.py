@@ -20,7 +20,7 @@ from .errors import InputError
 from .images import load_image
 from .prompts import build_messages, fit_passages
 from .rag.retriever import Retriever
-from .safety_classifier import HarmClassifier
+from .safety.triage import TriageModel
 from .textclean import scrub
 from .types import Message, Passage, Reply, Verdict
 
@@ -52,15 +52,15 @@ class Assistant:
         retrieval: RetrievalConfig | None = None,
         generation: GenerationParams | None = None,
         max_message_chars: int = 4000,
-        harm: HarmClassifier | None = None,
+        triage: TriageModel | None = None,
     ) -> None:
         self.backend = backend
         self.retriever = retriever
         self.retrieval = retrieval or RetrievalConfig()
         self.generation = generation or GenerationParams()
         self.max_message_chars = max_message_chars
-        # The learned second safety layer; it reads the retriever's embeddings, so it needs a retriever.
-        self.harm = harm
+        # The learned triage model beside the rules (None: the rules decide alone).
+        self.triage = triage
 
     def check_input(self, question: str) -> str:
         """The question stripped, or InputError if it is empty or too long."""
@@ -101,17 +101,10 @@ class Assistant:
                                       min_score=self.retrieval.min_score)
         return fit_passages(found, self.context_budget(params))
 
-    def verdict(self, question: str) -> Verdict:
-        """The safety verdict on a checked question: the rules, then the learned classifier. No model runs."""
-        verdict = safety.check_question(question)
-        return verdict if verdict.blocks_model else self.check_harm(question, verdict)
-
-    def check_harm(self, text: str, verdict: Verdict) -> Verdict:
-        """A refusal when the classifier flags a question the rules let through, else `verdict` unchanged."""
-        embedder = self.retriever.embedder if self.retriever is not None else None
-        if self.harm is None or embedder is None or not self.harm.matches(embedder):
-            return verdict  # no classifier, or one trained on another embedder's vectors: the rules decide
-        return self.harm.check(verdict, embedder.encode([text])[0])
+    def verdict(self, question: str, region: str = "") -> Verdict:
+        """The safety verdict on a checked question: the rules, then the triage model; no chat model runs.
+        `region` (e.g. "GB") picks the emergency number the message gives."""
+        return safety.decide(question, self.triage, region)
 
     def stream(
         self,
@@ -124,15 +117,18 @@ class Assistant:
         stop: StopSignal | None = None,
         images: Sequence[str] = (),
         passages: Sequence[Passage] | None = None,
+        region: str = "",
     ) -> Iterator[Partial | Reply]:
         """Yield `Partial` snapshots while the answer grows, then one final `Reply`.
 
         `images` (files) go to a multimodal model with the question; a text-only model answers from the
         text and the reply carries the flag `images_ignored`. `passages`, when given, are the sources
         instead of retrieval (evaluation with a gold context, or passages with an injected instruction).
+        `region` (e.g. "GB") picks the emergency number an emergency or urgent message gives. An urgent or
+        personal question's message leads the answer.
         """
         text = self.check_input(question)
-        verdict = self.verdict(text)
+        verdict = self.verdict(text, region)
         if verdict.blocks_model:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return
@@ -143,12 +139,14 @@ class Assistant:
                                           self.term_stats())
             if not coverage.covered:
                 # The model would answer from passages about something else; saying so is the honest reply.
-                yield Reply(text=not_covered_message(coverage, bool(found)), passages=found, verdict=verdict,
-                            flags=("not_covered",))
+                yield Reply(text=_lead(verdict, not_covered_message(coverage, bool(found))), passages=found,
+                            verdict=verdict, flags=("not_covered",))
                 return
         note = ""
         if verdict.action == "educate":
             note = "The reader asks about their own case: explain the general facts and send them to a clinician."
+        elif verdict.action == "urgent":
+            note = "The reader may need care today: explain the general facts only; do not reassure."
         messages = build_messages(text, found, _trim_history(history), note=note)
         notices: tuple[str, ...] = ()
         if images:
@@ -167,9 +165,7 @@ class Assistant:
         if not found:
             notices += ("unsourced",)
             final = f"{UNSOURCED_NOTE}\n\n{final}"
-        if verdict.action == "educate" and verdict.message:
-            final = f"{verdict.message}\n\n{final}"
-        yield Reply(text=final, passages=found, verdict=verdict, cited=checked.cited,
+        yield Reply(text=_lead(verdict, final), passages=found, verdict=verdict, cited=checked.cited,
                     flags=notices + checked.flags, raw_text=generated, support=checked.support)
 
     def term_stats(self) -> attribution.TermStats | None:
@@ -249,6 +245,11 @@ class Assistant:
 
 _STATS: "weakref.WeakKeyDictionary[Retriever, attribution.TermStats]" = weakref.WeakKeyDictionary()
 _STATS_LOCK = threading.Lock()
+def _lead(verdict: Verdict, text: str) -> str:
+    """An urgent or personal question's message, then the answer."""
+    return f"{verdict.message}\n\n{text}" if verdict.action in ("educate", "urgent") and verdict.message else text
+
+
 UNSOURCED_NOTE = "(From the model alone, without sources: nothing below can be checked against a passage.)"
 
 

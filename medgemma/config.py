@@ -151,6 +151,8 @@ class AppConfig:
     runs_dir: Path = _help("Folder holding evaluation runs.", ROOT / "runs")
     uploads_dir: Path = _help("Folder holding visitors' uploads, one subfolder per session.", ROOT / "uploads")
     max_message_chars: int = _help("Longest question accepted.", 4000)
+    triage_model: bool = _help("Run the learned triage model beside the safety rules, which stay as a floor; off: "
+                               "the rules decide alone.", True)
     host: str = _help("Address the app listens on.", "127.0.0.1")
     port: int = _help("Port the app listens on.", 7860)
 
@@ -174,7 +176,7 @@ class AppConfig:
         access = _override(access, env, "MEDGEMMA_")
         top = {}
         for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "uploads_dir", "max_message_chars",
-                     "host", "port"):
+                     "triage_model", "host", "port"):
             key = "MEDGEMMA_" + name.upper()
             if key in env:
                 top[name] = _convert(getattr(cfg, name), env[key], key)

@@ -5,6 +5,7 @@ Knows how to assemble an `Assistant` from an `AppConfig`; knows nothing about Gr
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 from dataclasses import replace
@@ -14,8 +15,8 @@ from .backends import ChatBackend, load_backend
 from .config import AppConfig, BackendConfig
 from .errors import MedGemmaError
 from .rag.indexes import open_index
-from .safety_classifier import DEFAULT_PATH as HARM_MODEL
-from .safety_classifier import HarmClassifier
+from .safety.triage import DEFAULT_DIR as TRIAGE_MODEL
+from .safety.triage import TriageModel
 
 
 class Runtime:
@@ -46,7 +47,7 @@ class Runtime:
                     backend = load_backend(self.cfg)
                     self._assistant = Assistant(
                         backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
-                        _default_harm(),
+                        default_triage() if self.cfg.triage_model else None,
                     )
                 except MedGemmaError as exc:
                     self._load_error = str(exc)  # for a health check, which must not wait for a load
@@ -105,7 +106,8 @@ class Runtime:
             if old is None:
                 retriever = open_index(cfg.retrieval.index, cfg)
                 self._assistant = Assistant(
-                    backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars, _default_harm()
+                    backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars,
+                    default_triage() if cfg.triage_model else None,
                 )
             else:
                 self._assistant = old.with_backend(backend)
@@ -119,10 +121,11 @@ class Runtime:
                 self._assistant = None
 
 
-def _default_harm() -> HarmClassifier | None:
-    # The learned safety layer ships with the package: without its file the rules work alone; a corrupt file
-    # is an error rather than a silently weaker filter.
-    return HarmClassifier.load(HARM_MODEL) if HARM_MODEL.exists() else None
+@functools.cache
+def default_triage() -> TriageModel | None:
+    """The shipped triage model, loaded once per process (about a second). Without its folder the rules work
+    alone; a corrupt one is an error rather than a silently weaker filter."""
+    return TriageModel.load(TRIAGE_MODEL) if (TRIAGE_MODEL / "triage.json").exists() else None
 
 
 def _warm(backend: object) -> None:

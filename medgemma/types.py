@@ -44,7 +44,7 @@ class Passage:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-Action = Literal["answer", "educate", "emergency", "refuse"]
+Action = Literal["answer", "educate", "urgent", "emergency", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class Verdict:
     """What the safety module decided about a question.
 
     answer: answer normally. educate: a personal diagnosis/dose/treatment request; answer with general
-    education and `message` as the redirect to a clinician. emergency / refuse: show `message` only; the
-    model is never called.
+    education and `message` as the redirect to a clinician. urgent: `message` says to see a clinician today,
+    then the educational answer. emergency / refuse: show `message` only; the model is never called.
     """
 
     action: Action

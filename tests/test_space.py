@@ -61,7 +61,7 @@ def test_metadata_is_a_docker_space_with_oauth(built: tuple[Path, list[Path]]) -
 def test_holds_the_app_and_the_adapter_and_nothing_else(built: tuple[Path, list[Path]]) -> None:
     out, written = built
     for rel in ("app.py", "Dockerfile", "README.md", "requirements.txt", ".dockerignore", space.MANIFEST,
-                "medgemma/__init__.py", "medgemma/corpus/passages.jsonl", "medgemma/safety_model.json",
+                "medgemma/__init__.py", "medgemma/corpus/passages.jsonl", "medgemma/safety/triage_model/triage.json",
                 "adapters/grounded-270m/adapter_config.json", "adapters/grounded-270m/adapter_model.safetensors"):
         assert (out / rel).is_file(), rel
     files = [p for p in out.rglob("*") if p.is_file()]

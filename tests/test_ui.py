@@ -206,7 +206,7 @@ def test_emergency_is_answered_while_the_model_is_busy(tmp_path: Path) -> None:
         question = "I took 40 paracetamol tablets an hour ago"
         reply = Client(demo.local_url, verbose=False).predict(question, 3, True, api_name="/ask")
         assert reply["verdict"]["action"] == "emergency"
-        assert reply["answer"] == safety.check_question(question).message
+        assert reply["answer"] == safety.decide(question).message
         assert not any(job.done() for job in busy)  # the model answers were still waiting
         backend.gate.set()
         assert all(job.result(timeout=60)["answer"] for job in busy)

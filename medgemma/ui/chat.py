@@ -14,6 +14,7 @@ import gradio as gr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .. import safety
+from ..safety.messages import region_of
 from ..access import Cancelled
 from ..api import reply_extras
 from ..assistant import Partial
@@ -181,7 +182,8 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
             guard.count_question(request)
             visitor = guard.visitor(request)
             images = [str(guard.access.keep_upload(visitor, upload, IMAGE_TYPES))] if upload else []
-            verdict = assistant.verdict(question)
+            region = region_of(request.headers.get("accept-language", "")) if request is not None else ""
+            verdict = assistant.verdict(question, region)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
         shown: list[dict[str, Any]] = [*(past or []), {"role": "user", "content": question}]
@@ -191,8 +193,11 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
             shown.append({"role": "assistant", "content": verdict.message})
             return shown, shown, sources_panel([]), safety_banner(safety.POLICY, verdict), "", gr.skip()
         shown.append({"role": "assistant", "content": ""})
-        ticket = questions.put(visitor, {"question": question, "past": to_messages(past), "images": images})
-        return shown, shown, sources_panel([]), safety_banner(safety.POLICY), "", ticket
+        # An urgent or personal question's banner shows at once, before the model starts, and stays.
+        banner_now = safety_banner(safety.POLICY, verdict)
+        ticket = questions.put(visitor, {"question": question, "past": to_messages(past), "images": images,
+                                         "region": region, "banner": banner_now})
+        return shown, shown, sources_panel([]), banner_now, "", ticket
 
     def respond(
         ticket: str | None, shown: list[dict[str, Any]], k_: float, rag_: bool, temp: float,
@@ -211,12 +216,13 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
             raise gr.Error(str(exc)) from exc
         signal = signals.get(guard.visitor(request))
         signal.clear()
-        default_banner = safety_banner(safety.POLICY)
+        default_banner = job.get("banner") or safety_banner(safety.POLICY)
         with guard.answer_slot(request):
             try:
                 with guard.access.turns.turn(stop=lambda: signal.is_set):
                     for item in assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_),
-                                                 params=params, stop=signal, images=job["images"]):
+                                                 params=params, stop=signal, images=job["images"],
+                                                 region=job.get("region", "")):
                         shown[-1]["content"] = item.text
                         if isinstance(item, Partial):
                             yield shown, shown, sources_panel(item.passages), default_banner

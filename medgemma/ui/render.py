@@ -8,15 +8,18 @@ from urllib.parse import urlparse
 
 from ..types import Passage, SentenceSupport, Verdict
 
-BANNER_CLASS = {"answer": "ok", "educate": "personal", "emergency": "emergency", "refuse": "refused"}
+BANNER_CLASS = {"answer": "ok", "educate": "personal", "urgent": "urgent", "emergency": "emergency",
+                "refuse": "refused"}
+BANNER_LABEL = {"emergency": "Emergency", "urgent": "See a clinician today", "educate": "Personal question",
+                "refuse": "Request declined"}
 
 
 def safety_banner(policy: str, verdict: Verdict | None = None) -> str:
-    """The always-visible banner; it turns red for emergencies and amber for personal questions."""
+    """The always-visible banner; it turns red for emergencies, orange for urgent and amber for personal questions."""
     kind = BANNER_CLASS.get(verdict.action, "ok") if verdict else "ok"
     extra = ""
-    if verdict is not None and verdict.action in ("emergency", "educate", "refuse"):
-        label = {"emergency": "Emergency", "educate": "Personal question", "refuse": "Request declined"}[verdict.action]
+    if verdict is not None and verdict.action in BANNER_LABEL:
+        label = BANNER_LABEL[verdict.action]
         extra = f'<div class="mg-banner-note"><strong>{label}.</strong> {html.escape(verdict.message)}</div>'
     return (
         f'<div id="mg-safety-banner" class="mg-banner mg-{kind}" role="note">'
@@ -70,6 +73,7 @@ CSS = """
 .mg-banner { padding: 10px 14px; border-radius: 8px; border: 1px solid #9ec5fe; background: #e7f1ff; color: #052c65; }
 .mg-banner.mg-emergency { background: #f8d7da; border-color: #dc3545; color: #58151c; }
 .mg-banner.mg-personal { background: #fff3cd; border-color: #ffc107; color: #664d03; }
+.mg-banner.mg-urgent { background: #ffe5d0; border-color: #fd7e14; color: #5c2b00; }
 .mg-banner.mg-refused { background: #e2e3e5; border-color: #6c757d; color: #2b2f32; }
 .mg-banner-note { margin-top: 6px; }
 .mg-unsupported { padding: 8px 12px; border-radius: 8px; border: 1px solid #ffc107; background: #fff8e1; color: #664d03; }

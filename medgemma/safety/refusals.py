@@ -7,8 +7,8 @@ third party. `safety.check_question` decides when each table is consulted; this 
 
 from __future__ import annotations
 
-from .safety_rules import PROFESSIONAL as _PROFESSIONAL
-from .safety_rules import rx as _rx
+from .rules import PROFESSIONAL as _PROFESSIONAL
+from .rules import rx as _rx
 
 _VICTIM = (r"(someone|somebody|a person|people|persons|humans?|a human|strangers?|humanity|mankind|the human race|"
            r"a group of \w+|\w+\s+people|immigrants|a population|a village|a city|an entire \w+|(my|the|a|an|his|"
