@@ -12,7 +12,7 @@ on general messages) is written to medgemma/safety/triage_model/, atomically. Th
 LoRA-less model in the same format.
 
 Usage: python scripts/train_triage.py [--data ../shared/data] [--epochs 4] [--design best|lora|frozen]
-Takes about ten minutes on two cores, most of it the fine-tuning.
+Takes about three minutes on two cores, most of it the fine-tuning.
 """
 
 from __future__ import annotations
