@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from medgemma.assets import default_embedder_path, sha256_file  # noqa: E402
 from medgemma.export.files import atomic_folder  # noqa: E402
-from medgemma.safety.triage import FORMAT, LABELS, MAX_TOKENS, decide_label, mean_pool  # noqa: E402
+from medgemma.safety.triage import FORMAT, LABELS, MAX_TOKENS, TriageModel, decide_label, mean_pool  # noqa: E402
 from medgemma.safety.triage_data import HELD_OUT, Row, dataset, splits  # noqa: E402
 
 OUT = REPO / "medgemma" / "safety" / "triage_model"
@@ -48,15 +48,10 @@ def load_encoder():
             AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True))
 
 
-def encode(tok, enc, texts: list[str], batch: int = 64):
-    import torch
-
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(texts), batch):
-            b = tok(texts[i:i + batch], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-            out.append(mean_pool(enc(**b).last_hidden_state, b["attention_mask"]))
-    return torch.cat(out)
+def as_model(tok, enc, heads: dict, families: list[str]) -> TriageModel:
+    """The in-memory encoder and heads as the app will load them, for scoring."""
+    meta = {"labels": list(LABELS), "families": families, "thresholds": dict.fromkeys(("emergency", "harmful", "urgent"), 0.5)}
+    return TriageModel(enc.eval(), tok, heads, meta)
 
 
 def class_weights(labels: list[int], n: int):
@@ -72,7 +67,7 @@ def train_frozen(tok, enc, train: list[Row], families: list[str], seed: int) -> 
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    x = encode(tok, enc, [r.text for r in train]).numpy()
+    x = as_model(tok, enc, {}, families).vectors([r.text for r in train]).numpy()
     y = [LABELS.index(r.label) for r in train]
     lr = LogisticRegression(C=20.0, max_iter=5000, class_weight="balanced", random_state=seed).fit(x, y)
     heads = {"head.label.weight": torch.tensor(lr.coef_, dtype=torch.float32),
@@ -157,11 +152,9 @@ def train_lora(train: list[Row], families: list[str], args: argparse.Namespace) 
     return {"heads": heads, "lora": lora, "scale": cfg.lora_alpha / cfg.r, "encoder": merged, "tokenizer": tok}
 
 
-def probabilities(tok, enc, heads: dict, texts: list[str]):
-    import torch
-
-    v = encode(tok, enc, texts)
-    return torch.softmax(v @ heads["head.label.weight"].T + heads["head.label.bias"], -1).numpy()
+def probabilities(tok, enc, heads: dict, families: list[str], texts: list[str]) -> np.ndarray:
+    model = as_model(tok, enc, heads, families)
+    return model.label_probabilities(model.vectors(texts)).numpy()
 
 
 def thresholds(p: np.ndarray, rows: list[Row]) -> dict[str, float]:
@@ -209,7 +202,6 @@ def main() -> int:
     import torch
 
     torch.manual_seed(args.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     rows, files = dataset(args.data, args.medquad, args.seed)
     parts = splits(rows, args.seed)
     for name, part in parts.items():
@@ -222,14 +214,14 @@ def main() -> int:
     tok, enc = load_encoder()
     if args.design in ("best", "frozen"):
         frozen = train_frozen(tok, enc, parts["train"], families, args.seed)
-        p = probabilities(tok, enc, frozen["heads"], [r.text for r in dev])
+        p = probabilities(tok, enc, frozen["heads"], families, [r.text for r in dev])
         frozen["thresholds"] = thresholds(p, dev)
         frozen["tokenizer"] = tok
         results["frozen"] = frozen | {"dev": score(p, dev, frozen["thresholds"]), "seconds": time.time() - t0}
     if args.design in ("best", "lora"):
         t1 = time.time()
         lora = train_lora(parts["train"], families, args)
-        p = probabilities(lora["tokenizer"], lora["encoder"], lora["heads"], [r.text for r in dev])
+        p = probabilities(lora["tokenizer"], lora["encoder"], lora["heads"], families, [r.text for r in dev])
         lora["thresholds"] = thresholds(p, dev)
         results["lora"] = lora | {"dev": score(p, dev, lora["thresholds"]), "seconds": time.time() - t1}
     for name, res in results.items():

@@ -84,7 +84,6 @@ class TriageModel:
     @classmethod
     def load(cls, folder: Path = DEFAULT_DIR, encoder_dir: Path | None = None) -> "TriageModel":
         """Read `folder` (see the module docstring) over the packaged MiniLM; SafetyModelError says what is wrong."""
-        import torch
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
@@ -130,18 +129,27 @@ class TriageModel:
         for key, shape in want.items():
             if key not in heads or tuple(heads[key].shape) != shape:
                 raise SafetyModelError(f"Triage weights in {folder} lack {key} of shape {shape}; {retrain}.")
-        torch.set_grad_enabled(False)  # inference only; training builds its own graph in scripts/train_triage.py
         return cls(encoder, tokenizer, heads, meta, folder)
 
-    def vectors(self, texts: Sequence[str]) -> Any:
+    def vectors(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        """Unit sentence vectors of the fine-tuned encoder, `batch_size` texts at a time."""
         import torch
 
-        with self._lock:
-            batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TOKENS,
-                                   return_tensors="pt")
+        out = []
+        for i in range(0, len(texts), batch_size):
+            with self._lock:
+                batch = self.tokenizer(list(texts[i:i + batch_size]), padding=True, truncation=True,
+                                       max_length=MAX_TOKENS, return_tensors="pt")
+            with torch.inference_mode():
+                out.append(mean_pool(self.encoder(**batch).last_hidden_state, batch["attention_mask"]))
+        return torch.cat(out)
+
+    def label_probabilities(self, vectors: Any) -> Any:
+        """Softmax of the label head over `vectors` (rows in `self.labels` order)."""
+        import torch
+
         with torch.inference_mode():
-            hidden = self.encoder(**batch).last_hidden_state
-            return mean_pool(hidden, batch["attention_mask"])
+            return torch.softmax(vectors @ self.heads["head.label.weight"].T + self.heads["head.label.bias"], -1)
 
     def predict(self, texts: Sequence[str]) -> list[Triage]:
         """One `Triage` per text."""
@@ -150,8 +158,8 @@ class TriageModel:
         if not texts:
             return []
         v = self.vectors(texts)
+        probs = self.label_probabilities(v)
         with torch.inference_mode():
-            probs = torch.softmax(v @ self.heads["head.label.weight"].T + self.heads["head.label.bias"], -1)
             fam = (torch.softmax(v @ self.heads["head.family.weight"].T + self.heads["head.family.bias"], -1)
                    if self.families else None)
         out = []
