@@ -178,6 +178,31 @@ def test_the_number_follows_the_region_and_lists_the_common_ones_otherwise() -> 
     assert messages.region_of("en") == "" and messages.region_of("") == "" and messages.region_of("*") == ""
 
 
+def test_an_unsure_family_needs_two_of_its_words_to_be_named() -> None:
+    sign = messages.red_flags()["families"]["pulmonary-embolism"]["sign"]
+    unsure = _Fixed(Triage("emergency", _p(emergency=0.9), "pulmonary-embolism", 0.6))
+    assert sign not in decide("why does my breath smell", unsure).message  # one broad word
+    assert decide("I keep coughing and I'm short of breath", unsure).message.startswith(sign)
+    sure = _Fixed(Triage("emergency", _p(emergency=0.9), "pulmonary-embolism", 0.95))
+    assert decide("why does my breath smell", sure).message.startswith(sign)
+
+
+@pytest.mark.parametrize("region", ["GB", "US", "DE", "AU", ""])
+def test_tier_messages_speak_to_the_readers_region(region: str) -> None:
+    table = messages.red_flags()["families"]
+    for key, entry in table.items():
+        if key == "self-harm":
+            continue  # the crisis message is one reviewed text with its helplines
+        make = messages.urgent_message if entry.get("label") == "urgent" else messages.emergency_message
+        text = make(key, region, "")
+        assert "{" not in text and "}" not in text, key
+        if region != "GB":
+            assert "NHS" not in text and "A&E" not in text and " GP" not in text, (key, text)
+        number = messages.red_flags()["numbers"].get(region)
+        assert (number in text) if number else messages.COMMON_NUMBERS in text, key
+    assert "now (" not in messages.urgent_message("", "", "")  # "if it gets worse, call ..." reads as one sentence
+
+
 def test_urgent_says_today_and_the_rules_alone_never_call_the_model() -> None:
     model = _Fixed(Triage("urgent", _p(urgent=0.9)))
     v = decide("my ear has hurt for three days", model)

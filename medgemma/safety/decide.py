@@ -34,18 +34,25 @@ def raise_verdict(rules: Verdict, t: Triage) -> Verdict:
     return rules
 
 
-def with_message(v: Verdict, text: str, region: str = "") -> Verdict:
+SURE_FAMILY = 0.8  # below it, a family the model named needs two of its words in the message to be named back
+
+
+def with_message(v: Verdict, text: str, region: str = "", min_words: int = 1) -> Verdict:
     """Emergency and urgent verdicts get the message for what was recognised and for `region`."""
     if v.action == "emergency":
-        return Verdict(v.action, v.category, emergency_message(v.category, region, text), v.matched)
+        return Verdict(v.action, v.category, emergency_message(v.category, region, text, min_words), v.matched)
     if v.action == "urgent":
-        return Verdict(v.action, v.category, urgent_message(v.category, region, text), v.matched)
+        return Verdict(v.action, v.category, urgent_message(v.category, region, text, min_words), v.matched)
     return v
 
 
 def decide(text: str, model: TriageModel | None = None, region: str = "") -> Verdict:
     """The full verdict on `text` (InputError when empty); `model` None means the rules alone."""
-    verdict = check_question(text)
+    verdict, min_words = check_question(text), 1
     if model is not None and not verdict.blocks_model:
-        verdict = raise_verdict(verdict, model(text))
-    return with_message(verdict, text, region)
+        t = model(text)
+        raised = raise_verdict(verdict, t)
+        if raised is not verdict and t.family_probability < SURE_FAMILY:
+            min_words = 2
+        verdict = raised
+    return with_message(verdict, text, region, min_words)

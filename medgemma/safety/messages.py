@@ -66,10 +66,13 @@ def red_flags() -> dict[str, Any]:
     return json.loads(RED_FLAGS.read_text(encoding="utf-8"))
 
 
-def recognised(key: str, text: str = "") -> dict[str, str] | None:
-    """The table entry for family or rule category `key`, when `text` (if given) has one of its words."""
+def recognised(key: str, text: str = "", min_words: int = 1) -> dict[str, str] | None:
+    """The table entry for family or rule category `key`, when `text` (if given) has `min_words` of its distinct
+    words. Two words keep a broad family ("breath", "hot") from naming a sign the message does not describe."""
     entry = red_flags()["families"].get(key)
-    if entry is None or (text and not re.search(entry["words"], text, re.IGNORECASE)):
+    if entry is None:
+        return None
+    if text and len({m.group(0).lower() for m in re.finditer(entry["words"], text, re.IGNORECASE)}) < min_words:
         return None
     return entry
 
@@ -83,32 +86,47 @@ def region_of(accept_language: str) -> str:
     return ""
 
 
-def _call(region: str) -> str:
+# Regional words for the advice texts in `red_flags.json`; elsewhere the texts say what any reader can find.
+_LOCAL = {
+    "GB": {"advice": "NHS 111", "ed": "A&E", "doctor": "GP"},
+}
+_ANYWHERE = {"advice": "a nurse advice line", "ed": "the emergency department",
+             "doctor": "doctor"}
+
+
+def _number(region: str) -> str:
     number = red_flags()["numbers"].get(region.upper()) if region else None
     if number:
-        return f"Call {number} (the emergency number in {region.upper()}) now"
-    return f"Call your local emergency number now ({COMMON_NUMBERS})"
+        return f"{number} (the emergency number in {region.upper()})"
+    return f"your local emergency number ({COMMON_NUMBERS})"
 
 
-def emergency_message(key: str = "", region: str = "", text: str = "") -> str:
+def _local(text: str, region: str) -> str:
+    """`text` with its {advice}, {ed}, {doctor} and {number} filled for `region`."""
+    words = _LOCAL.get(region.upper(), _ANYWHERE)
+    number = red_flags()["numbers"].get(region.upper()) if region else None
+    return text.format_map({**words, "number": number or "the emergency number"})
+
+
+def emergency_message(key: str = "", region: str = "", text: str = "", min_words: int = 1) -> str:
     """What was recognised (when `key` is a known family whose words `text` has), then what to do now."""
     if key == "self-harm":
         return CRISIS_MESSAGE
-    entry = recognised(key, text) if key else None
+    entry = recognised(key, text, min_words) if key else None
     generic = red_flags()["generic"]["emergency"]
     sign = entry["sign"] if entry and entry.get("label") == "emergency" else generic["sign"]
     now = entry["now"] if entry and entry.get("label") == "emergency" else generic["now"]
     poison = (" For a poisoning or an overdose, poison control can also help (1-800-222-1222 in the US)."
               if key in ("overdose", "overdose-poisoning") or not entry else "")
-    return (f"{sign} {_call(region)} or go to the nearest emergency department; do not wait for an answer "
-            f"here. {now}{poison}")
+    return _local(f"{sign} Call {_number(region)} now or go to the nearest emergency department; do not wait "
+                  f"for an answer here. {now}{poison}", region)
 
 
-def urgent_message(key: str = "", region: str = "", text: str = "") -> str:
+def urgent_message(key: str = "", region: str = "", text: str = "", min_words: int = 1) -> str:
     """A clear "today" message; the educational answer follows it."""
-    entry = recognised(key, text) if key else None
+    entry = recognised(key, text, min_words) if key else None
     generic = red_flags()["generic"]["urgent"]
     sign, now = (entry["sign"], entry["now"]) if entry and entry.get("label") == "urgent" else (
         generic["sign"], generic["now"])
-    worse = _call(region).replace("Call", "call", 1).removesuffix(" now")
-    return f"{sign} {now} If it gets much worse, {worse}. General information follows; it is not advice for you."
+    return _local(f"{sign} {now} If it gets much worse, call {_number(region)}. General information follows; "
+                  f"it is not advice for you.", region)
