@@ -8,62 +8,13 @@ This module knows paths and files only; it loads no model.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import MissingDependency
+from .files import atomic_path, atomic_write_text, sha256_file
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 DEFAULT_GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        if tmp_path.exists():
-            os.chmod(tmp_path, 0o644)  # mkstemp makes owner-only files; the result is an ordinary file
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def replace_dir(tmp: Path, target: Path) -> None:
-    """Move the finished folder `tmp` onto `target`, putting any old folder aside first and then removing it."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write text so that readers see the old file or the new one, never half of one."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def default_gguf(cache_dir: Path) -> Path:

@@ -11,16 +11,14 @@ imported inside the functions so `import medgemma` stays instant.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .assets import atomic_write_text, default_gguf, replace_dir, sha256_file
+from .assets import default_gguf
+from .files import atomic_folder, atomic_write_text, sha256_file
 from .errors import BackendError, MissingDependency
 
 DEFAULT_HF_NAME = "gemma-3-270m-hf"
@@ -93,42 +91,36 @@ def convert_gguf(gguf_path: Path, target: Path, source_sha256: str | None = None
         raise MissingDependency("transformers", "Converting the GGUF model for the hf backend") from exc
     gguf_path = Path(gguf_path)
     sha = source_sha256 or sha256_file(gguf_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the finished model is an ordinary folder
     t0 = time.perf_counter()
     try:
-        _log(f"converting {gguf_path.name} to safetensors in {target} (once; about 100 s on 2 CPU cores)...")
-        # dequantize=True: every weight becomes a plain float tensor, which is what save_pretrained can write.
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
-        )
-        _log(f"model read in {time.perf_counter() - t0:.0f} s; reading the tokenizer...")
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        # The weights are dense now; without this marker save_pretrained refuses ("not serializable") and
-        # config.json would claim a GGUF quantization that the saved files do not have.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        tokenizer.chat_template = GEMMA_CHAT_TEMPLATE  # the GGUF carries none
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        atomic_write_text(tmp / MANIFEST, json.dumps({
-            "format": FORMAT,
-            "source_gguf": gguf_path.name,
-            "source_sha256": sha,
-            "transformers": transformers.__version__,
-            "torch": torch.__version__,
-            "dtype": "float32",
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }, indent=2) + "\n")
-        del model
-        replace_dir(tmp, target)
+        with atomic_folder(target) as tmp:
+            _log(f"converting {gguf_path.name} to safetensors in {target} (once; about 100 s on 2 CPU cores)...")
+            # dequantize=True: every weight becomes a plain float tensor, which is what save_pretrained can write.
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32,
+                quantization_config=GgufConfig(dequantize=True),
+            )
+            _log(f"model read in {time.perf_counter() - t0:.0f} s; reading the tokenizer...")
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+            # The weights are dense now; without this marker save_pretrained refuses ("not serializable") and
+            # config.json would claim a GGUF quantization that the saved files do not have.
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            tokenizer.chat_template = GEMMA_CHAT_TEMPLATE  # the GGUF carries none
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            atomic_write_text(tmp / MANIFEST, json.dumps({
+                "format": FORMAT,
+                "source_gguf": gguf_path.name,
+                "source_sha256": sha,
+                "transformers": transformers.__version__,
+                "torch": torch.__version__,
+                "dtype": "float32",
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }, indent=2) + "\n")
+            del model
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, (BackendError, MissingDependency)):
             raise
         raise BackendError(f"Converting {gguf_path.name} for the hf backend failed: {exc}") from exc

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .assets import sha256_file
 from .config import ROOT, AppConfig
 from .errors import InputError
-from .export.files import atomic_folder
+from .files import atomic_folder, inventory
 
 MANIFEST = ".space-build.json"
 ADAPTERS = ("grounded-270m",)
@@ -70,7 +69,7 @@ def build_space(out: Path, root: Path = ROOT, *, gpu: bool = False, force: bool 
                 raise InputError(f"The adapter {name!r} is missing from {folder}; the Space ships it. "
                                  "Train it or restore it from git first.")
             _copy_tree(folder, tmp / "adapters" / name, skip=ADAPTER_SKIP)
-        files = _listing(tmp)
+        files = inventory(tmp, hidden=True)  # .dockerignore and .gitattributes are part of a Space
         manifest = {"format": 1, "variant": "gpu" if gpu else "cpu", "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     **_git(root), "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -177,11 +176,6 @@ def _copy_tree(src: Path, dst: Path, skip: Iterable[str]) -> None:
 def _copy_file(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
-
-
-def _listing(folder: Path) -> list[dict[str, Any]]:
-    return [{"path": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
 def _git(root: Path) -> dict[str, Any]:

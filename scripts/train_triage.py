@@ -31,10 +31,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from medgemma.assets import default_embedder_path, sha256_file  # noqa: E402
-from medgemma.export.files import atomic_folder  # noqa: E402
+from medgemma.assets import default_embedder_path  # noqa: E402
+from medgemma.files import atomic_folder, sha256_file  # noqa: E402
 from medgemma.safety.triage import FORMAT, LABELS, MAX_TOKENS, TriageModel, decide_label, mean_pool  # noqa: E402
-from medgemma.safety.triage_data import HELD_OUT, Row, dataset, splits  # noqa: E402
+from medgemma.safety.triage_data import HELD_OUT, Row, counterfactuals, dataset, splits  # noqa: E402
 
 OUT = REPO / "medgemma" / "safety" / "triage_model"
 FALSE_ALARMS = 0.01  # the share of development general/personal messages a threshold may flag
@@ -195,6 +195,8 @@ def main() -> int:
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--medquad", type=int, default=1500, help="MedQuAD questions sampled as general messages")
+    ap.add_argument("--counterfactual", type=float, default=0.5,
+                    help="share of training messages copied with an age, sex, ethnicity, religion or nationality")
     ap.add_argument("--no-bf16", dest="bf16", action="store_false", help="fine-tune in fp32 (slower)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -208,19 +210,20 @@ def main() -> int:
         print(f"{name}: {len(part)} ({', '.join(f'{k} {v}' for k, v in sorted(Counter(r.label for r in part).items()))})")
     families = sorted({r.family for r in parts["train"] if r.label in ("emergency", "urgent")})
     dev = parts["dev"]
+    train = counterfactuals(parts["train"], args.counterfactual, args.seed)
 
     results = {}
     t0 = time.time()
     tok, enc = load_encoder()
     if args.design in ("best", "frozen"):
-        frozen = train_frozen(tok, enc, parts["train"], families, args.seed)
+        frozen = train_frozen(tok, enc, train, families, args.seed)
         p = probabilities(tok, enc, frozen["heads"], families, [r.text for r in dev])
         frozen["thresholds"] = thresholds(p, dev)
         frozen["tokenizer"] = tok
         results["frozen"] = frozen | {"dev": score(p, dev, frozen["thresholds"]), "seconds": time.time() - t0}
     if args.design in ("best", "lora"):
         t1 = time.time()
-        lora = train_lora(parts["train"], families, args)
+        lora = train_lora(train, families, args)
         p = probabilities(lora["tokenizer"], lora["encoder"], lora["heads"], families, [r.text for r in dev])
         lora["thresholds"] = thresholds(p, dev)
         results["lora"] = lora | {"dev": score(p, dev, lora["thresholds"]), "seconds": time.time() - t1}
@@ -244,7 +247,7 @@ def main() -> int:
         "dev": {name: res["dev"] for name, res in results.items()},
         "trained": {
             "date": dt.date.today().isoformat(), "seed": args.seed, "epochs": args.epochs, "batch": args.batch,
-            "lr": args.lr, "bf16": args.bf16,
+            "lr": args.lr, "bf16": args.bf16, "counterfactual": args.counterfactual,
             "counts": {name: dict(Counter(r.label for r in part)) for name, part in parts.items()},
             "files": {str(p.relative_to(REPO) if p.is_relative_to(REPO) else p.name): sha256_file(p)
                       for p in files},

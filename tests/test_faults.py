@@ -17,6 +17,7 @@ import pytest
 from conftest import PASSAGES
 from fakes import HashEmbedder
 
+from medgemma import files
 from medgemma.config import ROOT, AppConfig
 from medgemma.rag import indexes, store
 from medgemma.rag.indexes import build_index, list_indices, open_index
@@ -157,7 +158,7 @@ def test_failure_of_the_final_rename_puts_the_old_index_back(built: tuple[AppCon
             raise OSError("simulated I/O error")
         real(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.os, "replace", replace_failing_second)
+    monkeypatch.setattr(files.os, "replace", replace_failing_second)
     with pytest.raises(OSError):
         Retriever.build(PASSAGES[:2], cfg.indices_dir / "main", HashEmbedder())  # type: ignore[arg-type]
     monkeypatch.undo()

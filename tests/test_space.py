@@ -14,7 +14,7 @@ import yaml
 
 from medgemma import space
 from medgemma.__main__ import main
-from medgemma.assets import sha256_file
+from medgemma.files import sha256_file
 from medgemma.config import ROOT, AppConfig
 from medgemma.errors import InputError
 

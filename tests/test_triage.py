@@ -22,7 +22,7 @@ from medgemma.rag.retriever import Retriever
 from medgemma.safety import messages
 from medgemma.safety.decide import decide, raise_verdict
 from medgemma.safety.triage import DEFAULT_DIR, FORMAT, LABELS, Triage, TriageModel, decide_label, merge_lora
-from medgemma.safety.triage_data import HELD_OUT, TRIAGE, dataset, splits
+from medgemma.safety.triage_data import ATTRIBUTES, HELD_OUT, TRIAGE, counterfactuals, dataset, splits
 from medgemma.types import Reply, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,6 +245,29 @@ def test_every_red_flag_family_has_its_guidance_its_reply_and_confirming_words()
         texts = [r.text for r in rows if r.family == family and r.label in ("emergency", "urgent")]
         assert sum(bool(words.search(t)) for t in texts) >= 0.8 * len(texts), family
     assert set(HELD_OUT) <= {r.family for r in rows}
+
+
+def test_counterfactual_copies_keep_labels_and_use_words_the_audit_does_not() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("safety_bench", REPO / "bench" / "safety_bench.py")
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("safety_bench", bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    audit = {w.lower().strip(".") for ps in bench.PREFIXES.values() for p in ps for w in p.split()[1:]}
+    audit -= {"a", "an"}
+    train = {w.lower().strip(".'") for ps in ATTRIBUTES.values() for p in ps for w in p.split()[1:]}
+    assert not audit & train, audit & train
+    rows, _ = dataset(None)
+    part = splits(rows)["train"]
+    more = counterfactuals(part)
+    assert more[:len(part)] == part and 0.4 * len(part) < len(more) - len(part) < 0.6 * len(part)
+    originals = {r.text: r for r in part}
+    for r in more[len(part):]:
+        base = next(t for t in originals if t in r.text)
+        assert (r.label, r.family) == (originals[base].label, originals[base].family)
+    assert counterfactuals(part) == more  # deterministic
 
 
 def test_splits_are_stable_and_keep_held_out_families_out_of_training() -> None:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
-from ..assets import atomic_write_text
+from ..files import atomic_write_text
 
 Metrics = dict[str, Any]
 

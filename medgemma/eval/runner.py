@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..assets import atomic_write_text
+from ..files import atomic_write_text
 from ..assistant import Assistant
 from ..backends.base import NoOptionScores, StopSignal
 from ..config import ROOT, GenerationParams

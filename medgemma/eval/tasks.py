@@ -9,9 +9,7 @@ them out. The BIPIA task's judge, `obeyed`, is in `injection.py`.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
-import json
 import os
 import random
 import re
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ROOT
+from .. import files
 from ..errors import InputError
 from .items import EvalItem, Kind
 
@@ -53,32 +52,17 @@ def _need(path: Path) -> Path:
     return path
 
 
+# The shared sets are a few MB; the cap only stops a wrong path from reading something huge.
+MAX_DATA_BYTES = 200 * 1024 * 1024
+
+
 def _read_json(path: Path) -> Any:
-    try:
-        with _need(path).open(encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from exc
+    return files.read_json(_need(path), MAX_DATA_BYTES, "evaluation data")
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; gzip when the name ends in .gz."""
-    _need(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}, line {n}: not valid JSON ({exc.msg}).") from exc
-                if not isinstance(row, dict):
-                    raise InputError(f"{path}, line {n}: expected a JSON object, got {type(row).__name__}.")
-                yield n, row
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} could not be read: {exc}") from exc
+    return files.read_jsonl(_need(path), MAX_DATA_BYTES, "evaluation data")
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:

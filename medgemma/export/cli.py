@@ -161,7 +161,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..config import ROOT, AppConfig
     from ..prompts import build_messages
     from .card import model_card
-    from .files import atomic_folder, atomic_write, publish
+    from ..files import atomic_folder, atomic_write_text, publish
     from .gguf_lora import export_gguf_lora
     from .gguf_model import export_gguf
     from .merge import check_merge, merge_adapter
@@ -278,11 +278,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             elif step == "push":
                 run.step("push", t0, **_push(args, out, say))
             if step == "merged" and "merged" in formats:
-                publish(atomic_write(merged / "README.md",
+                publish(atomic_write_text(merged / "README.md",
                                      model_card(provenance, "merged", checks=_only(run.checks, "merged"))))
             if step in ("gguf", "gguf-lora", *QTYPES) and gguf_dir.is_dir():
                 # Rewritten after each GGUF step, so the card lists every file and check before a push.
-                publish(atomic_write(gguf_dir / "README.md", model_card(
+                publish(atomic_write_text(gguf_dir / "README.md", model_card(
                     provenance, "gguf", checks=_gguf_checks(run.checks), files=gguf_files)))
             bar.update(1)
     finally:
@@ -290,7 +290,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         shutil.rmtree(run.work, ignore_errors=True)
         report = {"adapter": str(adapter), "base": str(base) if base else None, "formats": formats,
                   "steps": run.steps, "checks": run.checks}
-        publish(atomic_write(out / "export_report.json", json.dumps(report, indent=2, default=str) + "\n"))
+        publish(atomic_write_text(out / "export_report.json", json.dumps(report, indent=2, default=str) + "\n"))
     failed = [k for k, v in run.checks.items() if isinstance(v, dict) and v.get("passed") is False]
     print(f"Export of {name} in {out}: {len(run.steps)} steps; "
           + (f"checks failed: {', '.join(failed)}" if failed else

@@ -18,9 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..assets import atomic_path
 from ..errors import InputError, MissingDependency
-from .files import publish
+from ..files import atomic_path, publish
 from .gguf_model import ARCH, gguf_name, load_gemma3_config, text_key
 
 LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$")

@@ -39,9 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..assets import atomic_path
 from ..errors import InputError, MissingDependency
-from .files import publish
+from ..files import atomic_path, publish
 
 ARCH = "gemma3"
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")

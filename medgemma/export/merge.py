@@ -12,9 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..assets import sha256_file
 from ..errors import InputError, MissingDependency
-from .files import atomic_folder
+from ..files import atomic_folder, sha256_file
 
 DTYPES = ("float16", "bfloat16", "float32")
 MERGE_INFO = "merge_info.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError, MissingDependency
-from .files import atomic_folder
+from ..files import atomic_folder
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx_info.json"

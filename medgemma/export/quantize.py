@@ -12,9 +12,8 @@ import ctypes
 import os
 from pathlib import Path
 
-from ..assets import atomic_path
 from ..errors import BackendError, InputError, MissingDependency
-from .files import publish
+from ..files import atomic_path, publish
 
 # Names accepted here → llama.cpp's llama_ftype enum member (LLAMA_FTYPE_MOSTLY_<NAME> in llama_cpp.py).
 QTYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m",

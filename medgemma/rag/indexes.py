@@ -12,6 +12,7 @@ import numpy as np
 from ..assets import knowledge_base_paths, shipped_vectors_path
 from ..config import AppConfig
 from ..errors import IndexStoreError
+from ..files import recover
 from . import store
 from .embedder import Embedder
 from .ingest import ingest
@@ -108,6 +109,6 @@ def list_indices(cfg: AppConfig) -> list[str]:
     for aside in cfg.indices_dir.glob(".*.old-*"):  # an index whose build was killed mid-swap comes back
         name = aside.name[1:].rsplit(".old-", 1)[0]
         if name and not name.startswith("."):
-            store.recover(aside.with_name(name))
+            recover(aside.with_name(name))
     return sorted(p.name for p in cfg.indices_dir.iterdir()
                   if not p.name.startswith(".") and (p / store.MANIFEST).is_file())

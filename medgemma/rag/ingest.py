@@ -12,11 +12,9 @@ that applies) and returns nothing. `load_documents` parses each file completely 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from medgemma.errors import InputError, require
+from medgemma.files import read_bytes, read_text
 from medgemma.rag.chunking import chunk_text, validate_chunking
 from medgemma.textclean import json_loads, scrub
 from medgemma.types import Chunk
@@ -142,54 +141,12 @@ def _list_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes (decompressed for .gz), refusing files over `max_bytes` before reading them."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: could not be read ({exc.strerror or exc}).") from exc
-    if size > max_bytes:
-        raise InputError(
-            f"{path}: the file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit. "
-            "Split it, or raise max_bytes."
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: could not be read ({exc.strerror or exc}).") from exc
-    if not path.name.lower().endswith(".gz"):
-        return data
-    try:
-        # Read one byte past the limit so a decompression bomb is caught without inflating all of it.
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            data = stream.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: not a valid gzip file ({exc}).") from exc
-    if len(data) > max_bytes:
-        raise InputError(
-            f"{path}: decompresses to more than the {max_bytes / 1e6:.1f} MB limit. Split it, or raise max_bytes."
-        )
-    return data
-
-
-def _read_text(path: Path, max_bytes: int) -> str:
-    data = _read_bytes(path, max_bytes)
-    if b"\x00" in data:
-        raise InputError(f"{path}: looks like a binary file (it contains NUL bytes). Give UTF-8 text.")
-    try:
-        return data.decode("utf-8-sig")  # -sig drops the byte-order mark some editors write
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: is not valid UTF-8 text (bad byte at offset {exc.start}). Save it as UTF-8."
-        ) from exc
-
-
 def _load_file(path: Path, max_bytes: int, progress: bool) -> list[Document]:
     fmt = _format(path) or ""  # _list_files has already refused unsupported names
     if fmt == ".pdf":
         docs = _load_pdf(path, max_bytes)
     else:
-        text = _read_text(path, max_bytes)
+        text = read_text(path, max_bytes, "documents")
         kind = fmt.removesuffix(".gz")
         if kind == ".txt":
             docs = [Document(_stem(path), text, _stem(path), path.name)]
@@ -304,7 +261,7 @@ def _load_csv(path: Path, text: str, progress: bool) -> list[Document]:
 
 def _load_pdf(path: Path, max_bytes: int) -> list[Document]:
     pypdf: Any = require("pypdf", feature="Reading PDF files")
-    data = _read_bytes(path, max_bytes)
+    data = read_bytes(path, max_bytes, "documents")
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _decrypts_without_password(reader):

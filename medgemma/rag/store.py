@@ -5,18 +5,14 @@ Layout of `indices/<name>/`:
   vectors.faiss   faiss.write_index of an IndexFlatIP over unit vectors
   passages.jsonl  one chunk per line, in vector order
 
-A folder is written complete under a temporary name and then renamed into place, so a crash during a
-build leaves the previous index untouched. A build killed between moving the old folder aside and moving
-the new one in leaves the old one under `.<name>.old-<pid>-<ns>`: `recover` puts it back, and the next
-build of that name removes what killed builds left behind.
+A folder is written complete under a temporary name and swapped into place (`files.atomic_folder`), so a
+crash during a build leaves the previous index untouched, and one between the two renames of the swap is
+recovered on the next read (`files.recover`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import IndexStoreError, InputError, require
+from ..files import atomic_folder, recover
 from ..types import Chunk
 
 MANIFEST = "manifest.json"
@@ -46,11 +43,7 @@ def save(directory: Path, chunks: Sequence[Chunk], vectors: np.ndarray, manifest
     faiss = require("faiss", "faiss-cpu", "The vector index")
     if len(chunks) != len(vectors):
         raise IndexStoreError(f"{len(chunks)} passages but {len(vectors)} vectors.")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    recover(directory)
-    _remove_leftovers(directory)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-{os.getpid()}-", dir=directory.parent))
-    try:
+    with atomic_folder(directory) as tmp:
         index = faiss.IndexFlatIP(vectors.shape[1])  # type: ignore[attr-defined]
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(index, str(tmp / VECTORS))  # type: ignore[attr-defined]
@@ -65,74 +58,6 @@ def save(directory: Path, chunks: Sequence[Chunk], vectors: np.ndarray, manifest
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2), encoding="utf-8")
-        _swap_in(tmp, directory)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _swap_in(new: Path, directory: Path) -> None:
-    old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.replace(directory, old)
-    try:
-        os.replace(new, directory)
-    except BaseException:
-        if old is not None:
-            os.replace(old, directory)  # the previous index stays in place
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _leftovers(directory: Path, kind: str) -> list[tuple[Path, int]]:
-    """(folder, pid of the build that made it) of each `.<name>.<kind>-<pid>-...` folder, oldest first."""
-    found = []
-    for p in sorted(directory.parent.glob(f".{directory.name}.{kind}-*"), key=_mtime):
-        pid = p.name[len(f".{directory.name}.{kind}-"):].split("-")[0]
-        if p.is_dir() and pid.isdigit():
-            found.append((p, int(pid)))
-    return found
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0  # removed meanwhile by another build
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # e.g. another user's process
-    return True
-
-
-def recover(directory: Path) -> None:
-    """Move the previous index back if a build died after moving it aside and before moving the new one in."""
-    if directory.exists():
-        return
-    aside = [p for p, pid in _leftovers(directory, "old") if not _alive(pid) and (p / MANIFEST).is_file()]
-    if aside:
-        try:
-            os.replace(aside[-1], directory)
-        except OSError:
-            pass  # another process got there first
-
-
-def _remove_leftovers(directory: Path) -> None:
-    """Delete the temporary folders of builds of this index whose process is gone."""
-    for kind in ("building", "old"):
-        for p, pid in _leftovers(directory, kind):
-            if not _alive(pid):
-                shutil.rmtree(p, ignore_errors=True)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

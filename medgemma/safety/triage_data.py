@@ -10,6 +10,10 @@ Splits are fixed by family and by a hash of the text, so a rerun gives the same 
 elsewhere moves nothing: `HELD_OUT` families (every message of them, hard negatives included) are the
 generalisation test; 20% of the other triage messages are the held-out messages; 15% of the rest the
 development set the thresholds are chosen on.
+
+`counterfactuals` adds training copies that state an age, sex, ethnicity, religion or nationality, so that the
+model learns these do not change a verdict. Its words are disjoint from the bench's audit words
+(`bench/safety_bench.py`), so the audit still measures the invariance on words the model never saw.
 """
 
 from __future__ import annotations
@@ -121,3 +125,32 @@ def splits(rows: list[Row], seed: int = 0) -> dict[str, list[Row]]:
         else:
             out["train"].append(r)
     return out
+
+
+# Training-only attribute statements; the audit uses other values (25/45/60, Black/white/Asian/Hispanic/Arab,
+# Muslim/Christian/Jewish/Hindu/atheist, Nigerian/Mexican/Chinese/Polish/American, "a man"/"a woman").
+ATTRIBUTES = {
+    "age": ["I'm 19", "I'm 33", "I'm 52", "I'm 71", "I am 38 years old", "im 84"],
+    "sex": ["I'm male", "I'm female", "I'm transgender", "I'm intersex", "I'm non-binary"],
+    "ethnicity": ["I'm Korean", "I'm Somali", "I'm Irish", "I'm Latina", "I'm Pakistani", "I'm Jamaican",
+                  "I'm Aboriginal", "I'm mixed race"],
+    "religion": ["I'm Sikh", "I'm Buddhist", "I'm Catholic", "I'm a Jehovah's Witness", "I'm Jain",
+                 "I'm Orthodox"],
+    "nationality": ["I'm Brazilian", "I'm Indian", "I'm Vietnamese", "I'm German", "I'm Egyptian",
+                    "I'm Filipino", "I'm Ukrainian"],
+}
+
+
+def counterfactuals(rows: list[Row], share: float = 0.5, seed: int = 0) -> list[Row]:
+    """`rows` plus, for a fixed `share` of them, a copy with an attribute statement before or after the text."""
+    rng = random.Random(f"{seed}:counterfactual")
+    out = list(rows)
+    for r in rows:
+        if rng.random() >= share:
+            continue
+        attribute = rng.choice(sorted(ATTRIBUTES))
+        said = rng.choice(ATTRIBUTES[attribute])
+        text = f"{said}. {r.text}" if rng.random() < 0.7 else f"{r.text} ({said.lower()})"
+        out.append(Row(text, r.label, r.family, r.source))
+    return out
+

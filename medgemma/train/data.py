@@ -9,7 +9,6 @@ folder written by `datasets`' `save_to_disk`. Nothing is fetched from a hub and 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
@@ -17,14 +16,14 @@ import random
 import re
 import statistics
 import warnings
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..assets import atomic_write_text
+from .. import files
+from ..files import atomic_write_text
 from ..textclean import json_loads
 from ..errors import InputError, require
 from ..prompts import build_messages, render
@@ -122,42 +121,9 @@ def _is(test: Callable[[], bool]) -> bool:
         return False
 
 
-def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
-    """The bytes of a file (decompressed when it ends in .gz), refusing anything over `max_bytes`
-    (default MAX_FILE_BYTES), before reading it and again after decompressing it."""
-    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
-    path = Path(path)
-    if not _is(path.is_file):
-        raise InputError(f"{path} not found.")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(f"{path} is {size / 1e6:.0f} MB; training files are limited to {max_bytes / 1e6:.0f} MB.")
-    data = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-                # Read one byte past the limit so a small file that inflates hugely is caught, not held.
-                data = gz.read(max_bytes + 1)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{path} is not a readable gzip file: {exc}") from exc
-        if len(data) > max_bytes:
-            raise InputError(f"{path} inflates to over {max_bytes / 1e6:.0f} MB, the limit for training files.")
-    return data
-
-
-def read_text(path: Path, max_bytes: int | None = None) -> str:
-    """UTF-8 text of a file (gzip when .gz); binary or non-UTF-8 content raises InputError naming the line."""
-    data = read_bytes(path, max_bytes)
-    nul = data.find(b"\0")
-    if nul >= 0:
-        line = data[:nul].count(b"\n") + 1
-        raise InputError(f"{path}, line {line}: the file looks binary (it holds NUL bytes); give UTF-8 JSON, "
-                         f"JSONL or CSV.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}, line {line}: not UTF-8 text ({exc.reason}); save the file as UTF-8.") from exc
+def read_text(path: Path) -> str:
+    """UTF-8 text of a training file (gzip when .gz), bounded by MAX_FILE_BYTES (`files.read_text`)."""
+    return files.read_text(path, MAX_FILE_BYTES, "training files")
 
 
 def _base_suffix(path: Path) -> str:

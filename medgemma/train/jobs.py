@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..assets import atomic_write_text
+from ..files import atomic_write_text
 from ..config import ROOT
 from ..errors import InputError
 from ..rag.store import check_name

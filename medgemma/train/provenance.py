@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..assets import sha256_file
+from ..files import sha256_file
 from ..errors import InputError, MedGemmaError
 from . import data
 from .config import TrainConfig

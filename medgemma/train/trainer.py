@@ -19,13 +19,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..assets import atomic_write_text
+from ..files import atomic_folder, atomic_write_text
 from ..errors import BackendError, InputError, require
 from ..prompts import TURN_END
 from .config import TrainConfig
@@ -224,12 +223,6 @@ def answer_end(tokenizer: Any, choice: str) -> str:
     return str(tokenizer.eos_token)
 
 
-def _move_into(tmp: Path, folder: Path, names: Sequence[str]) -> None:
-    for name in names:
-        os.chmod(tmp / name, 0o644)  # files made in a private temp folder may be owner-only
-        os.replace(tmp / name, folder / name)
-
-
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -371,11 +364,11 @@ def _load_checkpoint(trainer: Any, folder: Path, callback: Any) -> None:
 
 
 def _save_adapter(trainer: Any, folder: Path, provenance: dict[str, Any], stats: dict[str, Any]) -> None:
-    """Write everything into a temporary folder beside the adapter, then move the files in, weights last."""
+    """Build the finished adapter folder beside the run folder, carry the run's logs and checkpoints over, and
+    swap it in at once: a reader sees the old run or the finished adapter, never a mix."""
     from .card import adapter_card
 
-    tmp = Path(tempfile.mkdtemp(prefix=".final-", dir=folder))
-    try:
+    with atomic_folder(folder) as tmp:
         trainer.model.save_pretrained(str(tmp), safe_serialization=True)
         missing = [f for f in ADAPTER_FILES if not (tmp / f).is_file()]
         if missing:
@@ -383,7 +376,6 @@ def _save_adapter(trainer: Any, folder: Path, provenance: dict[str, Any], stats:
         write_stats(tmp / STATS_NAME, stats)
         (tmp / PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(adapter_card(provenance), encoding="utf-8")  # replaces PEFT's draft card
-        _move_into(tmp, folder, ["README.md", STATS_NAME, PROVENANCE, "adapter_config.json",
-                                 "adapter_model.safetensors"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for entry in folder.iterdir():  # the log, progress and checkpoints of this run (renames, no copies)
+            if not (tmp / entry.name).exists():
+                os.replace(entry, tmp / entry.name)
