@@ -23,7 +23,7 @@ from tiny_gemma import build_tiny_gemma  # noqa: E402
 
 from medgemma.train import provenance  # noqa: E402
 from medgemma.train import trainer as T  # noqa: E402
-from medgemma.train.data import Example  # noqa: E402
+from medgemma.train.examples import Example  # noqa: E402
 from medgemma.train.loss import completion_loss  # noqa: E402
 from medgemma.train.model import load_model, load_tokenizer  # noqa: E402
 from medgemma.train.progress import read_log  # noqa: E402

@@ -19,24 +19,10 @@ from medgemma.errors import InputError
 from medgemma.eval.tasks import medquad_split, pubmedqa_test_ids
 from medgemma.prompts import NO_CONTEXT_PROMPT, SYSTEM_PROMPT
 from medgemma.train import data as train_data
-from medgemma.train.data import (
-    Example,
-    check_leakage,
-    dataset_stats,
-    drop_images,
-    load_examples,
-    normalize_question,
-    split_examples,
-    write_stats,
-)
-from medgemma.train.recipes import (
-    NO_ANSWER_TEMPLATES,
-    RECIPES,
-    build_recipe,
-    grounded_recipe,
-    medquad_recipe,
-    pubmedqa_recipe,
-)
+from medgemma.train.data import check_leakage, dataset_stats, drop_images, load_examples, split_examples, write_stats
+from medgemma.train.examples import Example, normalize_question
+from medgemma.train.grounded import NO_ANSWER_TEMPLATES, grounded_recipe
+from medgemma.train.recipes import RECIPES, build_recipe, medquad_recipe, pubmedqa_recipe
 from medgemma.types import Passage
 
 CLINICAL = Path(__file__).resolve().parents[1] / "medgemma" / "eval" / "data" / "clinical_errors.jsonl"
@@ -381,7 +367,9 @@ def test_pubmedqa_recipe_leaves_out_the_test_split(pubmedqa_examples):
         assert e.meta["source"] == "pubmedqa" and e.meta["eval_split"] == "train"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert load_examples("pubmedqa", limit=3) == pubmedqa_examples[:3]
+        assert build_recipe("pubmedqa")[:3] == pubmedqa_examples[:3]
+    with pytest.raises(InputError, match="--recipe"):
+        load_examples("pubmedqa")  # a file loader: recipes are named as recipes
 
 
 def test_medquad_recipe_has_only_train_questions(medquad_examples):

@@ -80,7 +80,7 @@ def plan_device(device: str = "auto", quantization: str = "none") -> DevicePlan:
     return DevicePlan("cpu", "float32", "fp32")
 
 
-def _quantization_config(plan: DevicePlan) -> Any:
+def quantization_config(plan: DevicePlan) -> Any:
     from transformers import BitsAndBytesConfig
 
     import torch
@@ -176,7 +176,7 @@ class HFBackend(ChatBackend):
             if getattr(config.get_text_config(), "attn_logit_softcapping", None):
                 kwargs["attn_implementation"] = "eager"
             if self.plan.quantization != "none":
-                kwargs["quantization_config"] = _quantization_config(self.plan)
+                kwargs["quantization_config"] = quantization_config(self.plan)
                 kwargs["device_map"] = {"": 0}
             loader = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
             model = loader.from_pretrained(self.model_id, **kwargs)

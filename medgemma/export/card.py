@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..train.card import DATA_LICENSES, GEMMA_TERMS, _cell, _datasets, _fmt
+from ..train.card import GEMMA_TERMS, cell, dataset_lines, fmt
+from ..train.licenses import DATA_LICENSES
 
 KINDS = ("adapter", "merged", "gguf")
 SECTIONS = ("## Intended use", "## Out of scope: must not be used for", "## Base model and license",
@@ -35,9 +36,9 @@ def _evaluation(evaluation: dict[str, Any] | None) -> list[str]:
     rows = ["| metric | value |", "|---|---|"]
     for key, value in evaluation.items():
         if isinstance(value, dict):
-            rows += [f"| {_cell(key)} / {_cell(sub)} | {_cell(v)} |" for sub, v in value.items()]
+            rows += [f"| {cell(key)} / {cell(sub)} | {cell(v)} |" for sub, v in value.items()]
         else:
-            rows.append(f"| {_cell(key)} | {_cell(value)} |")
+            rows.append(f"| {cell(key)} | {cell(value)} |")
     flat = " ".join(r.lower() for r in rows)
     if any(w in flat for w in SAFETY_WORDS):
         rows += ["", "Safety figures are included above (refusal of harmful requests and over-refusal of benign "
@@ -55,8 +56,8 @@ def _checks(checks: dict[str, Any] | None) -> list[str]:
            "| check | top-1 agreement | max abs logit diff | passed |", "|---|---|---|---|"]
     for name, r in checks.items():
         if isinstance(r, dict):
-            out.append(f"| {_cell(name)} | {_cell(r.get('top1_agreement'))} | {_cell(r.get('max_abs_logit_diff'))} "
-                       f"| {_cell(r.get('passed'))} |")
+            out.append(f"| {cell(name)} | {cell(r.get('top1_agreement'))} | {cell(r.get('max_abs_logit_diff'))} "
+                       f"| {cell(r.get('passed'))} |")
     return out
 
 
@@ -149,7 +150,7 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         "## Training data and licenses",
         "",
-        *_datasets(data, p.get("dataset_stats") or {}),
+        *dataset_lines(data, p.get("dataset_stats") or {}),
         "",
         "Licenses of the public data sets MedGemma Studio recipes draw on:",
         "",
@@ -157,8 +158,8 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         "## Evaluation",
         "",
-        f"- Training loss {_fmt(res.get('train_loss'))}, validation loss {_fmt(res.get('eval_loss'))} "
-        f"({_fmt(res.get('steps'))} steps).",
+        f"- Training loss {fmt(res.get('train_loss'))}, validation loss {fmt(res.get('eval_loss'))} "
+        f"({fmt(res.get('steps'))} steps).",
         "",
         *_evaluation(evaluation),
         *_checks(checks),

@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .licenses import DATA_LICENSES
+
 GEMMA_TERMS = "Gemma Terms of Use, https://ai.google.dev/gemma/terms (and the Gemma Prohibited Use Policy)"
-# Licenses of the public data sets a recipe or a file may come from (see the shared data README).
-DATA_LICENSES = {
-    "pubmedqa": ("PubMedQA", "MIT", "https://github.com/pubmedqa/pubmedqa"),
-    "medquad": ("MedQuAD", "CC BY 4.0 (attribution required)", "https://github.com/abachaa/MedQuAD"),
-}
 CONFIG_ROWS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quantization", "max_seq_length",
                "learning_rate", "epochs", "max_steps", "per_device_batch_size", "gradient_accumulation_steps",
                "warmup_ratio", "lr_scheduler", "packing", "prompt_style", "val_fraction", "seed", "target_loss")
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
@@ -33,16 +30,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _cell(value: Any) -> str:
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+def cell(value: Any) -> str:
+    return fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _datasets(data: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+def dataset_lines(data: dict[str, Any], stats: dict[str, Any]) -> list[str]:
     """One line per training source, with its license when it is a known public data set."""
     lines = []
     recipe = data.get("recipe") or None
     if recipe:
-        lines.append(f"- Recipe `{recipe.get('name')}` with settings `{_fmt(recipe.get('args') or {})}`."
+        lines.append(f"- Recipe `{recipe.get('name')}` with settings `{fmt(recipe.get('args') or {})}`."
                      + _license_line(str(recipe.get("name", "")), recipe.get("license", "")))
     for f in data.get("files") or []:
         sha = str(f.get("sha256", ""))[:12]
@@ -110,7 +107,7 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         "",
         "## Training data",
         "",
-        *_datasets(data, p.get("dataset_stats") or {}),
+        *dataset_lines(data, p.get("dataset_stats") or {}),
         f"- Examples: {examples.get('train', '?')} for training, {examples.get('val', '?')} held out for "
         "validation loss.",
         ("- Overlap with evaluation items: "
@@ -122,16 +119,16 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         "",
         "| setting | value |",
         "|---|---|",
-        *[f"| {k} | {_cell(cfg.get(k))} |" for k in CONFIG_ROWS if k in cfg],
-        f"| device | {_cell(dev.get('device'))} ({_cell(dev.get('precision'))}) |",
-        f"| trainable parameters | {_cell(p.get('trainable_parameters'))} of {_cell(p.get('total_parameters'))} |",
+        *[f"| {k} | {cell(cfg.get(k))} |" for k in CONFIG_ROWS if k in cfg],
+        f"| device | {cell(dev.get('device'))} ({cell(dev.get('precision'))}) |",
+        f"| trainable parameters | {cell(p.get('trainable_parameters'))} of {cell(p.get('total_parameters'))} |",
         "",
         "## Results",
         "",
-        f"- Final training loss: {_fmt(res.get('train_loss'))}",
-        f"- Final validation loss: {_fmt(res.get('eval_loss'))}",
-        f"- Steps: {_fmt(res.get('steps'))}, epochs: {_fmt(res.get('epochs'))}, tokens seen: "
-        f"{_fmt(res.get('tokens_seen'))}" + (f", stopped early ({res['stopped_early']})"
+        f"- Final training loss: {fmt(res.get('train_loss'))}",
+        f"- Final validation loss: {fmt(res.get('eval_loss'))}",
+        f"- Steps: {fmt(res.get('steps'))}, epochs: {fmt(res.get('epochs'))}, tokens seen: "
+        f"{fmt(res.get('tokens_seen'))}" + (f", stopped early ({res['stopped_early']})"
                                               if res.get("stopped_early") else ""),
     ]
     evaluation = p.get("evaluation")
@@ -140,9 +137,9 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         for key, value in evaluation.items():
             if isinstance(value, dict):
                 for sub, v in value.items():
-                    out.append(f"| {_cell(key)} / {_cell(sub)} | {_cell(v)} |")
+                    out.append(f"| {cell(key)} / {cell(sub)} | {cell(v)} |")
             else:
-                out.append(f"| {_cell(key)} | {_cell(value)} |")
+                out.append(f"| {cell(key)} | {cell(value)} |")
     else:
         out += ["", "No evaluation results are recorded yet: run `python -m medgemma eval` with this adapter "
                 "and compare with the base model before trusting it."]

@@ -1,4 +1,4 @@
-"""Training examples: the `Example` the trainer consumes, loading examples from files, dropping images for
+"""Training data from files: loading examples (`examples.Example`), dropping images for
 text-only models, a stratified split, statistics and the evaluation-leakage check.
 
 Every prompt is built with `prompts.build_messages`, so a model is trained on exactly the layout the
@@ -13,12 +13,10 @@ import io
 import json
 import math
 import random
-import re
 import statistics
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,87 +25,12 @@ from ..files import atomic_write_text
 from ..textclean import json_loads
 from ..errors import InputError, require
 from ..prompts import build_messages, render
-from ..rag.chunking import split_sentences
 from ..types import Message, Passage
+from .examples import Example, normalize_question, question_of
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
 FORMATS = ("auto", "instruction", "qa", "chat")
 ROLES = ("system", "user", "assistant")
-_BULLET = re.compile(r"[-*+•▪◦‣–]\s")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training example: the prompt as the assistant would build it, and the model turn to learn.
-
-    `messages` holds the system and user turns (and any earlier turns); the loss is on `answer` only.
-    `meta` carries where it came from: source, category, question, eval_split, image_file, ...
-    """
-
-    id: str
-    messages: tuple[Message, ...]
-    answer: str
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-# --- text helpers shared with the recipes -------------------------------------------------------------------
-
-
-def normalize_question(text: str) -> str:
-    """Lower case, punctuation removed, single spaces: "What is (are) X ?" and "what is are x" are one question."""
-    return " ".join(re.sub(r"[^\w\s]|_", " ", text.lower()).split())
-
-
-def question_of(example: Example) -> str:
-    """The question an example asks: meta["question"], else the last user turn after its "Question:" label."""
-    if example.meta.get("question", "").strip():
-        return example.meta["question"]
-    users = [m["content"] for m in example.messages if m["role"] == "user"]
-    if not users:
-        return ""
-    # build_messages puts the question last, after the sources, so the last label is the question's.
-    head, label, tail = users[-1].rpartition("Question:")
-    return tail.strip() if label else users[-1].strip()
-
-
-def is_bullet(sentence: str) -> bool:
-    """Whether a sentence from `split_sentences` is a list item ("- Fever or night sweats.")."""
-    return bool(_BULLET.match(sentence))
-
-
-def _is_heading(sentence: str) -> bool:
-    # "Key Points", "Summary": short lines without an end mark that MedQuAD puts before its text.
-    return not is_bullet(sentence) and not re.search(r"[.!?:;)\]\"'”’]$", sentence) and len(sentence.split()) <= 5
-
-
-def lead_sentences(text: str, max_chars: int) -> list[str]:
-    """The leading whole sentences of `text` that fit in about `max_chars` (joined by spaces), headings dropped.
-
-    A first sentence longer than `max_chars` is cut at a word and ends with " ...".
-    """
-    sentences = split_sentences(text)
-    while sentences and _is_heading(sentences[0]):
-        sentences.pop(0)
-    kept: list[str] = []
-    length = -1
-    for s in sentences:
-        if length + 1 + len(s) > max_chars:
-            if not kept:
-                kept.append(s[: max_chars - 4].rsplit(" ", 1)[0] + " ...")
-            break
-        kept.append(s)
-        length += 1 + len(s)
-    return kept
-
-
-def trim_sentences(text: str, max_chars: int, lines: bool = False) -> str:
-    """`lead_sentences` joined back into text. With `lines`, list items go on lines of their own (for
-    answers); otherwise sentences are joined by single spaces, the way the index stores chunks."""
-    out = ""
-    for s in lead_sentences(text, max_chars):
-        sep = "\n" if lines and out and (is_bullet(s) or is_bullet(out.rsplit("\n", 1)[-1])) else " "
-        out = f"{out}{sep}{s}" if out else s
-    return out
 
 
 # --- reading files ------------------------------------------------------------------------------------------
@@ -408,12 +331,8 @@ def load_examples(path_or_name: str | Path, *, fmt: str = "auto", limit: int | N
         records = read_records(path)
         base = path.parent
     else:
-        from .recipes import RECIPES, build_recipe  # here, not at the top: recipes imports this module
-
-        if str(path_or_name) in RECIPES:
-            return build_recipe(str(path_or_name))[:limit]
-        raise InputError(f"{path} not found. Give a JSON, JSONL or CSV file, a folder saved with datasets' "
-                         f"save_to_disk, or a recipe name ({', '.join(RECIPES)}); hub datasets are not fetched.")
+        raise InputError(f"{path} not found. Give a JSON, JSONL or CSV file, or a folder saved with datasets' "
+                         f"save_to_disk (recipes are named with --recipe); hub datasets are not fetched.")
     stem = path.name.split(".")[0] or "example"
     examples: list[Example] = []
     seen: dict[str, str] = {}

@@ -78,9 +78,9 @@ def load_model(model_id: str, local: bool, plan: Any, cfg: TrainConfig) -> Any:
         if getattr(config.get_text_config(), "attn_logit_softcapping", None):
             kwargs["attn_implementation"] = "eager"  # SDPA cannot soft-cap attention logits (Gemma 2 style)
         if plan.quantization != "none":
-            from ..backends.hf import _quantization_config
+            from ..backends.hf import quantization_config
 
-            kwargs["quantization_config"] = _quantization_config(plan)
+            kwargs["quantization_config"] = quantization_config(plan)
             kwargs["device_map"] = {"": 0}
         model = AutoModelForCausalLM.from_pretrained(model_id, **kwargs)
     except (OSError, ValueError) as exc:

@@ -1,8 +1,8 @@
 """What a run is made of, and the record of it that goes into `provenance.json`.
 
-Loads the examples the config names and describes their source (file hashes, licenses), hashes the base model's
-weights, refuses examples that are evaluation items, and assembles the provenance dict the adapter card is built
-from. Splitting, statistics and the leakage test itself live in `medgemma.train.data`.
+Hashes the base model's weights and training files, refuses examples that are evaluation items, and assembles
+the provenance dict the adapter card is built from. Loading the examples is `recipes.load_training_examples`;
+splitting, statistics and the leakage test itself live in `medgemma.train.data`.
 """
 
 from __future__ import annotations
@@ -16,41 +16,6 @@ from ..errors import InputError, MedGemmaError
 from . import data
 from .config import TrainConfig
 from .progress import now
-
-LICENSES = {
-    "pubmedqa": "MIT (github.com/pubmedqa/pubmedqa)",
-    "medquad": "CC BY 4.0 (github.com/abachaa/MedQuAD)",
-    "grounded": "those of its question sources (listed below) and of the index its distractors come from",
-}
-
-
-def load_training_examples(cfg: TrainConfig) -> tuple[list[Any], dict[str, Any]]:
-    """The examples the config names (files or a recipe) and what provenance records about their source."""
-    if cfg.recipe:
-        from .recipes import build_recipe  # imports the evaluation tasks: only when a recipe is used
-
-        examples = list(build_recipe(cfg.recipe, **dict(cfg.recipe_args)))
-        return examples, {"recipe": {"name": cfg.recipe, "args": dict(cfg.recipe_args),
-                                     "license": _license_of(cfg.recipe)}, "files": []}
-    if not cfg.data:
-        raise InputError("No training data: give data files or a recipe.")
-    examples = []
-    files = []
-    for name in cfg.data:
-        path = Path(name).expanduser()
-        if not path.exists():  # a file, or a folder saved by `datasets`
-            raise InputError(f"Training file {path} not found.")
-        loaded = data.load_examples(path, fmt=cfg.data_format, limit=cfg.limit or None)
-        examples.extend(loaded)
-        files.append({"path": str(path.resolve()), "sha256": _sha256_path(path), "examples": len(loaded),
-                      "license": _license_of(path.name)})
-    return examples, {"files": files, "recipe": None}
-
-
-def _license_of(name: str) -> str:
-    low = name.lower()
-    return next((lic for key, lic in LICENSES.items() if key in low), "")
-
 
 def hash_model(model_id: str, local: bool) -> dict[str, Any]:
     """sha256 of each safetensors file of the model and one digest over them all (name:sha lines, sorted)."""
@@ -142,7 +107,7 @@ def _extra_versions() -> dict[str, str]:
     return out
 
 
-def _sha256_path(path: Path) -> str:
+def sha256_path(path: Path) -> str:
     """sha256 of a file; for a folder, of its files' relative names and hashes in sorted order."""
     if path.is_file():
         return sha256_file(path)

@@ -34,7 +34,8 @@ from .loss import trainer_class
 from .model import count_parameters, load_model, load_tokenizer, lora_config, precision_for, resolve_base
 from .progress import LOG_NAME, Progress, append_log, now, reporter, stop_requested
 
-from .provenance import build_provenance, check_leakage, load_training_examples
+from .provenance import build_provenance, check_leakage
+from .recipes import load_training_examples
 from .records import to_records, tokenize_records
 
 CHECKPOINTS = "checkpoints"
