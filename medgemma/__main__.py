@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from .config import ROOT, AppConfig, BackendConfig, RetrievalConfig, field_help
+from .config import AppConfig, BackendConfig, RetrievalConfig, field_help
 from .backends import BACKENDS
 from .prompts import STYLES
 from .errors import InputError, MedGemmaError
@@ -123,7 +123,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        result = run_task(assistant, spec, items, Path(args.out), fresh=args.fresh, progress=progress)
+        result = run_task(assistant, spec, items, Path(args.out) if args.out else cfg.runs_dir,
+                          fresh=args.fresh, progress=progress)
     finally:
         bar.close()
         runtime.close()
@@ -204,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--generate", action="store_true",
                    help="Multiple choice: parse a generated answer instead of scoring each option.")
     p.add_argument("--data", help="Folder of the public data sets (default ../shared/data or MEDGEMMA_DATA).")
-    p.add_argument("--out", default=str(ROOT / "runs"), help="Folder that holds the run folders.")
+    p.add_argument("--out", help="Folder that holds the run folders (default runs/, or MEDGEMMA_RUNS_DIR).")
     p.add_argument("--fresh", action="store_true", help="Start the run over instead of resuming it.")
     _add_retrieval(p)
     _add_backend(p)

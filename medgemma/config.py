@@ -115,6 +115,8 @@ class AccessConfig:
     upload_max_age_minutes: int = _help("Minutes a visitor's uploaded image is kept (public mode).", 60)
     uploads_total_mb: int = _help("Most MB all visitors' uploads may take together; the oldest go first.", 500)
     frame_ancestors: str = _help("Sites allowed to embed /embed/ in an iframe (a CSP frame-ancestors list).", "*")
+    on_space: bool = _help("Running on a Hugging Face Space (set from SPACE_ID): offers the Hugging Face sign-in "
+                           "to admin_users.", False)
 
     def __post_init__(self) -> None:
         if self.public and self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
@@ -149,6 +151,7 @@ class AppConfig:
     indices_dir: Path = _help("Folder holding the indices.", ROOT / "indices")
     adapters_dir: Path = _help("Folder holding LoRA adapters.", ROOT / "adapters")
     runs_dir: Path = _help("Folder holding evaluation runs.", ROOT / "runs")
+    exports_dir: Path = _help("Folder holding exports, one subfolder per adapter.", ROOT / "exports")
     uploads_dir: Path = _help("Folder holding visitors' uploads, one subfolder per session.", ROOT / "uploads")
     max_message_chars: int = _help("Longest question accepted.", 4000)
     triage_model: bool = _help("Run the learned triage model beside the safety rules, which stay as a floor; off: "
@@ -172,10 +175,10 @@ class AppConfig:
         generation = _override(cfg.generation, env, "MEDGEMMA_")
         # A Space is public unless MEDGEMMA_PUBLIC says otherwise, and sits behind one proxy of its own.
         on_space = bool(env.get("SPACE_ID"))
-        access = replace(cfg.access, public=on_space, trusted_proxies=int(on_space))
+        access = replace(cfg.access, public=on_space, trusted_proxies=int(on_space), on_space=on_space)
         access = _override(access, env, "MEDGEMMA_")
         top = {}
-        for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "uploads_dir", "max_message_chars",
+        for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "exports_dir", "uploads_dir", "max_message_chars",
                      "triage_model", "host", "port"):
             key = "MEDGEMMA_" + name.upper()
             if key in env:

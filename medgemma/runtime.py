@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from .assistant import Assistant
@@ -15,6 +16,7 @@ from .backends import ChatBackend, load_backend
 from .config import AppConfig, BackendConfig
 from .errors import MedGemmaError
 from .rag.indexes import open_index
+from .rag.retriever import Retriever
 from .safety.triage import DEFAULT_DIR as TRIAGE_MODEL
 from .safety.triage import TriageModel
 
@@ -22,11 +24,28 @@ from .safety.triage import TriageModel
 class Runtime:
     """Holds the config and the lazily built assistant. Thread-safe."""
 
-    def __init__(self, cfg: AppConfig) -> None:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        make_backend: Callable[[AppConfig], ChatBackend] = load_backend,
+        open_index: Callable[[str, AppConfig], Retriever] = open_index,
+        triage: Callable[[], TriageModel | None] | None = None,
+    ) -> None:
+        """`make_backend`, `open_index` and `triage` are how the parts are built; tests pass fakes."""
         self.cfg = cfg
+        self._make_backend = make_backend
+        self._open_index = open_index
+        self._triage = triage or default_triage
         self._assistant: Assistant | None = None
         self._lock = threading.Lock()
         self._load_error = ""
+
+    @classmethod
+    def serving(cls, cfg: AppConfig, assistant: Assistant) -> "Runtime":
+        """A runtime already holding `assistant` (an app around a given assistant, as tests build it)."""
+        runtime = cls(cfg)
+        runtime._assistant = assistant
+        return runtime
 
     @property
     def ready(self) -> bool:
@@ -43,11 +62,11 @@ class Runtime:
         with self._lock:
             if self._assistant is None:
                 try:
-                    retriever = open_index(self.cfg.retrieval.index, self.cfg)
-                    backend = load_backend(self.cfg)
+                    retriever = self._open_index(self.cfg.retrieval.index, self.cfg)
+                    backend = self._make_backend(self.cfg)
                     self._assistant = Assistant(
                         backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
-                        default_triage() if self.cfg.triage_model else None,
+                        self._triage() if self.cfg.triage_model else None,
                     )
                 except MedGemmaError as exc:
                     self._load_error = str(exc)  # for a health check, which must not wait for a load
@@ -78,7 +97,7 @@ class Runtime:
         backend if it was one, else the embedded default.
         """
         try:
-            new = load_backend(replace(self.cfg, backend=backend))
+            new = self._make_backend(replace(self.cfg, backend=backend))
             _warm(new)
         except MedGemmaError as exc:
             if self.cfg.backend.backend == "gguf":
@@ -91,7 +110,7 @@ class Runtime:
 
     def switch_index(self, name: str) -> str:
         """Answer from index `name` from now on. A missing or corrupt index raises and changes nothing."""
-        retriever = open_index(name, self.cfg)
+        retriever = self._open_index(name, self.cfg)
         with self._lock:
             self.cfg = replace(self.cfg, retrieval=replace(self.cfg.retrieval, index=name))
             if self._assistant is not None:
@@ -104,10 +123,10 @@ class Runtime:
             self.cfg = cfg
             self._load_error = ""  # the new backend loaded (switch_backend warmed it)
             if old is None:
-                retriever = open_index(cfg.retrieval.index, cfg)
+                retriever = self._open_index(cfg.retrieval.index, cfg)
                 self._assistant = Assistant(
                     backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars,
-                    default_triage() if cfg.triage_model else None,
+                    self._triage() if cfg.triage_model else None,
                 )
             else:
                 self._assistant = old.with_backend(backend)

@@ -31,12 +31,6 @@ from medgemma.types import Message
 QUESTION = "What are the signs of a stroke?"
 
 
-class FakeRuntime(Runtime):
-    def __init__(self, assistant: Assistant) -> None:
-        super().__init__(AppConfig())
-        self._assistant = assistant
-
-
 class SlowBackend(FakeBackend):
     """Many words, slowly, counting how many were produced before generation ended."""
 
@@ -60,7 +54,7 @@ class SlowBackend(FakeBackend):
 def make_app(tmp_path: Path, backend: FakeBackend, access: AccessConfig | None = None) -> FastAPI:
     index = Retriever.build(PASSAGES, tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
     app = FastAPI()
-    runtime = FakeRuntime(Assistant(backend, index))
+    runtime = Runtime.serving(AppConfig(), Assistant(backend, index))
     app.include_router(build_api(runtime, Access(access or AccessConfig(), tmp_path / "uploads")))
     return app
 

@@ -50,12 +50,6 @@ class CountingBackend(FakeBackend):
         yield from super().stream(messages, params, stop)
 
 
-class FakeRuntime(Runtime):
-    def __init__(self, cfg: AppConfig, assistant: Assistant) -> None:
-        super().__init__(cfg)
-        self._assistant = assistant
-
-
 class Site:
     def __init__(self, url: str, app: Any, access: Access, backend: CountingBackend) -> None:
         self.url, self.app, self.access, self.backend = url, app, access, backend
@@ -122,7 +116,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
                   backend=replace(BackendConfig(), base_url=SECRET_URL))
     backend = CountingBackend()
     index = Retriever.build(PASSAGES, tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
-    runtime = FakeRuntime(cfg, Assistant(backend, index))
+    runtime = Runtime.serving(cfg, Assistant(backend, index))
     access = Access(access_cfg, cfg.uploads_dir)
     app = build_app(runtime, access)
     with served(app) as url:

@@ -23,9 +23,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     notes = tmp_path / "notes.md"
     notes.write_text("# Asthma\n\nAsthma inhalers: relievers open the airways quickly.\n")
     indexes.build_index([notes], "notes", cfg)
-    rt = Runtime(cfg)
-    rt._assistant = Assistant(FakeBackend(), indexes.open_index("notes", cfg))
-    return rt
+    return Runtime.serving(cfg, Assistant(FakeBackend(), indexes.open_index("notes", cfg)))
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -98,3 +96,27 @@ def test_auto_adapter_is_the_shipped_one_only_where_it_applies(tmp_path: Path) -
     assert chosen_adapter(replace(auto, backend="openai"), tmp_path) == ""
     assert chosen_adapter(replace(auto, adapter=""), tmp_path) == ""
     assert chosen_adapter(replace(auto, adapter="mine"), tmp_path) == "mine"
+
+
+def test_runtime_builds_its_parts_through_the_given_seams(tmp_path: Path) -> None:
+    """The backend, index and triage model come from the callables given, lazily and once; a backend switch
+    goes through the same seam and closes the old backend."""
+    built: list[FakeBackend] = []
+    opened: list[str] = []
+
+    def make_backend(cfg: AppConfig) -> FakeBackend:
+        built.append(FakeBackend())
+        return built[-1]
+
+    def open_index(name: str, cfg: AppConfig):  # type: ignore[no-untyped-def]
+        opened.append(name)
+        return object()
+
+    rt = Runtime(AppConfig(), make_backend=make_backend, open_index=open_index, triage=lambda: None)
+    assert not rt.ready and not built and not opened
+    first = rt.assistant()
+    assert rt.assistant() is first and len(built) == 1 and opened == [rt.cfg.retrieval.index]
+    assert first.backend is built[0]
+    rt.switch_backend(replace(rt.cfg.backend, n_ctx=1024))
+    assert len(built) == 2 and rt.assistant().backend is built[1] and built[0].closed
+    rt.close()

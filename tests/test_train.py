@@ -195,10 +195,13 @@ def test_two_step_run_saves_a_loadable_adapter(trained: tuple[T.TrainResult, lis
         tuned = backend.option_logprobs(messages, ["yes", "no"])
         q = backend.model.model.layers[0].self_attn.q_proj
         assert torch.equal(q.base_layer.weight, base["model.layers.0.self_attn.q_proj.weight"])  # base unchanged
-        backend.set_adapter(None)
-        assert backend.option_logprobs(messages, ["yes", "no"]) != tuned  # the adapter changes the model
     finally:
         backend.close()
+    plain = HFBackend(str(tiny), device="cpu")
+    try:
+        assert plain.option_logprobs(messages, ["yes", "no"]) != tuned  # the adapter changes the model
+    finally:
+        plain.close()
 
 
 def test_provenance_and_log(trained: tuple[T.TrainResult, list[dict]], tiny: Path) -> None:

@@ -19,18 +19,12 @@ from medgemma.ui.chat import text_of, to_messages
 from medgemma.ui.render import safety_banner, sources_panel
 
 
-class FakeRuntime(Runtime):
-    def __init__(self, assistant: Assistant) -> None:
-        super().__init__(AppConfig())
-        self._assistant = assistant
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from gradio_client import Client
 
     index = Retriever.build(PASSAGES, tmp_path_factory.mktemp("ui") / "idx", HashEmbedder())  # type: ignore[arg-type]
-    demo = build_ui(FakeRuntime(Assistant(FakeBackend(), index)))
+    demo = build_ui(Runtime.serving(AppConfig(), Assistant(FakeBackend(), index)))
     demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(demo.local_url, verbose=False)
@@ -118,7 +112,7 @@ def public_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
 
     tmp = tmp_path_factory.mktemp("public")
     index = Retriever.build(PASSAGES, tmp / "idx", HashEmbedder())  # type: ignore[arg-type]
-    runtime = FakeRuntime(Assistant(FakeBackend(), index))
+    runtime = Runtime.serving(AppConfig(), Assistant(FakeBackend(), index))
     runtime.cfg = replace(runtime.cfg, access=AccessConfig(public=True, admin_token="s3cret-s3cret-s3cret", messages_per_minute=2))
     access = Access(runtime.cfg.access, tmp / "uploads")
     demo = build_ui(runtime, access)
@@ -198,7 +192,7 @@ def test_emergency_is_answered_while_the_model_is_busy(tmp_path: Path) -> None:
 
     backend = GatedBackend()
     index = Retriever.build(PASSAGES, tmp_path / "idx", HashEmbedder())  # type: ignore[arg-type]
-    demo = build_ui(FakeRuntime(Assistant(backend, index)))
+    demo = build_ui(Runtime.serving(AppConfig(), Assistant(backend, index)))
     demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
         busy = [Client(demo.local_url, verbose=False).submit("What is asthma?", 3, True, api_name="/ask")

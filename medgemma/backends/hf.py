@@ -108,7 +108,7 @@ def check_adapter_folder(path: Path) -> None:
 
 
 class HFBackend(ChatBackend):
-    """A transformers causal LM on CPU, CUDA or MPS, with any number of LoRA adapters and one active."""
+    """A transformers causal LM on CPU, CUDA or MPS, with at most one LoRA adapter, given at construction."""
 
     name = "hf"
 
@@ -137,12 +137,11 @@ class HFBackend(ChatBackend):
         self.model: Any = None
         self.tokenizer: Any = None
         self.processor: Any = None  # set for multimodal models only
-        self._adapters: dict[str, Path] = {}
-        self._active: str | None = None
-        self._pending: tuple[str, Path] | None = None
+        # One adapter per backend, given here: another adapter is another backend (the runtime builds it).
+        self.adapter: tuple[str, Path] | None = None
         if adapter_path is not None:
             check_adapter_folder(Path(adapter_path))
-            self._pending = (adapter_name or Path(adapter_path).name, Path(adapter_path))
+            self.adapter = (adapter_name or Path(adapter_path).name, Path(adapter_path))
         self._load_lock = threading.Lock()
         self._gen_lock = threading.Lock()
 
@@ -190,57 +189,8 @@ class HFBackend(ChatBackend):
             model.to(self.plan.device)
         model.eval()
         self.model, self.tokenizer, self.processor = model, tokenizer, processor
-        if self._pending is not None:
-            name, path = self._pending
-            self._pending = None
-            self._add_adapter(name, path)
-            self._activate(name)
-
-    # -- adapters -------------------------------------------------------------------------------------
-
-    def adapters(self) -> list[str]:
-        """Names of the loaded adapters (the active one is `active_adapter`)."""
-        return list(self._adapters)
-
-    @property
-    def active_adapter(self) -> str | None:
-        return self._active
-
-    def load_adapter(self, name: str, path: Path, activate: bool = True) -> None:
-        """Load the PEFT LoRA in `path` under `name` (replacing one of that name) and, by default, use it."""
-        path = Path(path)
-        if not name:
-            raise InputError("An adapter needs a name.")
-        check_adapter_folder(path)
-        with self._gen_lock:
-            self._load()
-            with self._load_lock:
-                if name in self._adapters:
-                    self._remove(name)
-                self._add_adapter(name, path)
-                self._activate(name if activate else self._active)
-
-    def set_adapter(self, name: str | None) -> None:
-        """Use adapter `name` for the next answers; None answers with the base model."""
-        with self._gen_lock:
-            self._load()  # an adapter given at construction is loaded with the model
-            with self._load_lock:
-                if name is not None and name not in self._adapters:
-                    raise InputError(self._unknown(name))
-                self._activate(name)
-
-    def unload_adapter(self, name: str) -> None:
-        """Remove adapter `name` from memory; if it was active the base model answers next."""
-        with self._gen_lock:
-            self._load()
-            with self._load_lock:
-                if name not in self._adapters:
-                    raise InputError(self._unknown(name))
-                self._remove(name)
-                self._activate(self._active if self._active in self._adapters else None)
-
-    def _unknown(self, name: str) -> str:
-        return f"No adapter {name!r} is loaded. Loaded adapters: {', '.join(self._adapters) or 'none'}."
+        if self.adapter is not None:
+            self._add_adapter(*self.adapter)
 
     def _add_adapter(self, name: str, path: Path) -> None:
         require("peft", "peft", "LoRA adapters in the hf backend")
@@ -248,33 +198,11 @@ class HFBackend(ChatBackend):
             # transformers' PEFT integration keeps the model a plain PreTrainedModel, so generate() is
             # unchanged; the folder was checked to hold safetensors, and use_safetensors forbids a fallback.
             # (local_files_only goes through adapter_kwargs: transformers 5.23 rejects it as a direct keyword.)
-            with warnings.catch_warnings():  # "multiple adapters in the model": that is the point here
-                warnings.simplefilter("ignore", UserWarning)
-                self.model.load_adapter(str(path), adapter_name=name, use_safetensors=True,
-                                        adapter_kwargs={"local_files_only": True})
+            self.model.load_adapter(str(path), adapter_name=name, use_safetensors=True,
+                                    adapter_kwargs={"local_files_only": True})
         except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
             # TypeError/AttributeError: an adapter_config.json that is not an object or has fields of the wrong type.
             raise BackendError(f"Could not load adapter {name!r} from {path}: {exc}") from exc
-        self._adapters[name] = path
-
-    def _remove(self, name: str) -> None:
-        with warnings.catch_warnings():  # PEFT announces which adapter it activates instead; _activate decides
-            warnings.simplefilter("ignore", UserWarning)
-            self.model.delete_adapter(name)
-        del self._adapters[name]
-        if self._active == name:
-            self._active = None
-
-    def _activate(self, name: str | None) -> None:
-        if not self._adapters:
-            self._active = None
-            return
-        if name is None:
-            self.model.disable_adapters()
-        else:
-            self.model.enable_adapters()
-            self.model.set_adapter(name)
-        self._active = name
 
     # -- generation -----------------------------------------------------------------------------------
 
@@ -440,7 +368,7 @@ class HFBackend(ChatBackend):
             model=self._label(),
             device=self.plan.device,
             precision=self.plan.precision,
-            adapter=self._active or (self._pending[0] if self._pending else ""),
+            adapter=self.adapter[0] if self.adapter else "",
             memory_mb=self._memory_mb(),
         )
 
@@ -463,8 +391,6 @@ class HFBackend(ChatBackend):
             self.model = None
             self.tokenizer = None
             self.processor = None
-            self._adapters.clear()
-            self._active = None
             gc.collect()
             if self.plan.device == "cuda":
                 import torch

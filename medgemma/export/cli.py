@@ -54,7 +54,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="Type of the main GGUF file, which quantizations start from (default f16).")
     p.add_argument("--base", help="Base model folder (default: from the adapter's provenance, else the embedded "
                                   "Gemma 3 270M).")
-    p.add_argument("--out", help="Output folder (default exports/NAME).")
+    p.add_argument("--out", help="Output folder (default exports/NAME, or under MEDGEMMA_EXPORTS_DIR).")
     p.add_argument("--push", metavar="REPO", help="Push one export folder to this Hub repository (private).")
     p.add_argument("--push-what", dest="push_what", choices=["adapter", "merged", "gguf"],
                    help="Which folder to push (default: gguf, else merged, else adapter).")
@@ -158,7 +158,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Run the export steps for the parsed arguments; 0 when every check passed, 1 otherwise."""
     from tqdm import tqdm
 
-    from ..config import ROOT, AppConfig
+    from ..config import AppConfig
     from ..prompts import build_messages
     from .card import model_card
     from ..files import atomic_folder, atomic_write_text, publish
@@ -176,7 +176,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     provenance = read_provenance(adapter)
     provenance.setdefault("adapter", adapter.name)
     name = str(provenance["adapter"])
-    out = Path(args.out) if getattr(args, "out", None) else ROOT / "exports" / name
+    out = Path(args.out) if getattr(args, "out", None) else app.exports_dir / name
     quants = [f for f in formats if f in QTYPES]
     need_merged = any(f in formats for f in ("merged", "gguf", "onnx")) or bool(quants)
     need_gguf = "gguf" in formats or bool(quants)

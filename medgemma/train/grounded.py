@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import citations
+from ..attribution import STOPWORDS
 from ..errors import InputError
 from ..prompts import build_messages
 from ..rag.chunking import split_sentences
@@ -70,11 +71,9 @@ _BOILERPLATE = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-_STOPWORDS = frozenset(
-    "the a an and or of in on to for with by from at as is are was were be been this that these those it its "
-    "not no than then there their which who whom what when where how why can may might could would should "
-    "we our study studies patients patient results result".split()
-)
+# Words that never pick a PubMedQA sentence: English function words (one list, with the answer check) and the
+# words every abstract uses.
+_STOPWORDS = STOPWORDS | frozenset("study studies patients patient results result".split())
 
 
 class SearchesPassages(Protocol):

@@ -29,7 +29,7 @@ def build_export_tab(runtime: Runtime, guard: Guard) -> None:
     """Add the export form, its live output, the verification table and the downloads (admins only in public
     mode)."""
     adapters_dir = runtime.cfg.adapters_dir
-    exports_dir = ROOT / "exports"
+    exports_dir = runtime.cfg.exports_dir
     gr.Markdown("Export a trained adapter: the PEFT adapter, merged safetensors, GGUF for llama.cpp (and a GGUF "
                 "LoRA the CPU backend applies over the shipped model), quantized GGUF and ONNX. Every file is "
                 "checked against transformers: top-1 next-token agreement and the chat template.")
@@ -55,7 +55,7 @@ def build_export_tab(runtime: Runtime, guard: Guard) -> None:
         if not chosen:
             raise gr.Error("Choose at least one format.")
         cmd = [sys.executable, "-m", "medgemma", "export", "--adapter", name, "--formats", ",".join(chosen),
-               "--dtype", dtype_, "--gguf-outtype", outtype_, "--adapters-dir", str(adapters_dir)]
+               "--dtype", dtype_, "--gguf-outtype", outtype_, "--adapters-dir", str(adapters_dir), "--out", str(exports_dir / name)]
         child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, text=True, errors="replace")
         lines: list[str] = []

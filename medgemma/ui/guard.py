@@ -6,7 +6,6 @@ endpoint directly is refused just like one who clicks a disabled button.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -91,7 +90,7 @@ class Guard:
         """The admin sign-in form (public mode only); call it after every protected control exists."""
         if not self.access.public:
             return
-        on_space = bool(os.environ.get("SPACE_ID"))
+        on_space = self.access.cfg.on_space
         with gr.Accordion("Admin sign-in", open=False):
             gr.Markdown("Training, export, evaluation runs, model switching and index changes are for the admins "
                         "of this demo. Sign in with the admin token" +
