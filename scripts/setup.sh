@@ -42,6 +42,31 @@ if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
 fi
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
 
+# llama.cpp's own server (continuous batching, parallel slots, prompt cache) from the same source
+# package and the same flags, for the gguf backend's default engine. No web UI, no TLS, no download
+# at build time. If cmake or a compiler is missing the app falls back to the in-process engine.
+server="${XDG_CACHE_HOME:-$HOME/.cache}/medgemma-studio/llama-server/$key"
+if [ ! -x "$server/llama-server" ] && command -v cmake >/dev/null && command -v c++ >/dev/null; then
+  echo "Compiling llama-server $LLAMA_VERSION ($cmake_args), about 10 minutes..."
+  work=$(mktemp -d)
+  .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: -d "$work" \
+    "llama-cpp-python==$LLAMA_VERSION"
+  tar -xzf "$work"/llama_cpp_python-*.tar.gz -C "$work"
+  # shellcheck disable=SC2086
+  cmake -S "$work"/llama_cpp_python-*/vendor/llama.cpp -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+    $cmake_args -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+    >"$work/configure.log"
+  cmake --build "$work/build" --target llama-server -j "$(nproc)" >"$work/build.log"
+  mkdir -p "$server.tmp"
+  cp "$work/build/bin/llama-server" "$server.tmp/"
+  rm -rf "$server" && mv "$server.tmp" "$server"
+  rm -rf "$work"
+fi
+if [ -x "$server/llama-server" ]; then
+  ln -sf "$server/llama-server" .venv/bin/llama-server
+fi
+
 echo "Installing requirements..."
 .venv/bin/python -m pip install --quiet -r requirements.txt
 
