@@ -13,7 +13,7 @@
    here so the run takes seconds; the app gates on what its dense index returns.
 3. With --model, the default assistant (GGUF 270M + shipped adapter, shipped index) on everyday questions and
    on K-QA patient questions: raw citations against the check's verdict, how many answers keep a supported
-   sentence, and the replies themselves to read (--show).
+   sentence, prompt tokens per answer, and the replies themselves to read (--show).
 
     python bench/attribution_bench.py [--data ../shared/data] [--medquad 600] [--model] [--show 30]
 """
@@ -215,6 +215,7 @@ def part_gate(data: Path, limit: int, rng: random.Random) -> None:
 
 def part_model(data: Path, show: int) -> None:
     from medgemma.config import AppConfig
+    from medgemma.prompts import build_messages, render
     from medgemma.runtime import Runtime
 
     assistant = Runtime(AppConfig.from_env()).assistant()
@@ -225,13 +226,17 @@ def part_model(data: Path, show: int) -> None:
     for name, questions in (("everyday, covered topics", EVERYDAY), ("off the corpus", OFF_CORPUS),
                             ("K-QA patient questions", patient)):
         raw_cited = raw_right = gated = kept_one = checked_cited = 0
-        seconds = []
+        seconds: list[float] = []
+        prompt_tokens: list[int] = []
         for q in questions:
             t0 = time.perf_counter()
             reply = assistant.answer(q)
             seconds.append(time.perf_counter() - t0)
             if "not_covered" in reply.flags or reply.verdict.blocks_model:
                 gated += 1
+            elif reply.passages and hasattr(assistant.backend, "count_tokens"):
+                prompt = render(build_messages(q, reply.passages), assistant.backend.prompt_style)
+                prompt_tokens.append(assistant.backend.count_tokens(prompt))
             texts = [p.text for p in reply.passages]
             for line in reply.raw_text.split("\n"):
                 for sentence, _ in citations.split(line):
@@ -257,7 +262,8 @@ def part_model(data: Path, show: int) -> None:
             continue
         print(f"   raw cited sentences {raw_cited}: citing a passage that supports them {raw_right / raw_cited:.3f} "
               f"(misattribution {1 - raw_right / raw_cited:.3f}); after the check {checked_cited} cited "
-              f"sentences, all supported by construction; p50 reply {sorted(seconds)[len(seconds) // 2]:.2f} s")
+              f"sentences, all supported by construction; p50 reply {sorted(seconds)[len(seconds) // 2]:.2f} s"
+              + (f"; prompt tokens per answer {sum(prompt_tokens) / len(prompt_tokens):.0f}" if prompt_tokens else ""))
 
 
 def main() -> None:

@@ -398,7 +398,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(max_new_tokens: int, indices: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_app(max_new_tokens: int, indices: Path, log: Path, engine: str = "") -> tuple[subprocess.Popen[bytes], str]:
     """`app.py` on a free port, once /health says ok (5 minutes at most: the first start builds the index)."""
     import httpx
 
@@ -406,6 +406,8 @@ def start_app(max_new_tokens: int, indices: Path, log: Path) -> tuple[subprocess
     env = dict(os.environ, MEDGEMMA_PORT=str(port), MEDGEMMA_HOST="127.0.0.1",
                MEDGEMMA_MAX_NEW_TOKENS=str(max_new_tokens), MEDGEMMA_INDICES_DIR=str(indices),
                GRADIO_ANALYTICS_ENABLED="False")
+    if engine:
+        env["MEDGEMMA_GGUF_ENGINE"] = engine
     with open(log, "wb") as out:
         # Its own session: Ctrl-C reaches this script only, which then stops the app in order.
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=out,
@@ -429,6 +431,29 @@ def start_app(max_new_tokens: int, indices: Path, log: Path) -> tuple[subprocess
         time.sleep(0.5)
     stop_app(proc)
     raise SystemExit(f"app.py was not ready in 5 minutes (last /health: {status}); log: {log}")
+
+
+class PeakRSS:
+    """Peak resident memory of a process and its children (the llama-server), sampled every 0.5 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_mb, self._done = pid, 0.0, threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._done.wait(0.5):
+            try:
+                p = psutil.Process(self.pid)
+                mb = sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]) / 1e6
+                self.peak_mb = max(self.peak_mb, mb)
+            except psutil.Error:
+                pass
+
+    def stop(self) -> float:
+        self._done.set()
+        return self.peak_mb
 
 
 def stop_app(proc: subprocess.Popen[bytes]) -> None:
@@ -491,21 +516,63 @@ def main() -> None:
     ap.add_argument("--indices", type=Path, default=ROOT / "indices", help="for an app this script starts")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds one request may take")
     ap.add_argument("--json", type=Path, help="write the raw records and the summaries here")
+    ap.add_argument("--engines", default="server",
+                    help="GGUF engines to start app.py with, one after the other: inprocess,server compares the "
+                         "one-sequence engine with llama-server in the same run")
     args = ap.parse_args()
     if args.clients < 1 or args.seconds <= 0 or args.baseline_requests < 1:
         ap.error("--clients and --baseline-requests must be at least 1 and --seconds above 0")
 
+    engines = [e for e in args.engines.split(",") if e] if args.url is None else [""]
+    if args.url is None and any(e not in ("auto", "server", "inprocess") for e in engines):
+        ap.error("--engines takes auto, server and inprocess, separated by commas")
     # A plain `kill` should stop a started app too, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    runs: dict[str, dict[str, Any]] = {}
+    records: list[Record] = []
+    try:
+        for engine in engines:
+            runs[engine or "app"], rs = run_engine(args, engine)
+            records += rs
+    except KeyboardInterrupt:
+        print("\ninterrupted; any app started was stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+
+    load_avg = os.getloadavg()
+    print(f"\n{os.cpu_count()} CPU cores, 1-minute load average at the end {load_avg[0]:.1f} (app and clients "
+          f"included); k={args.k}; closed loop, no think time")
+    for engine, run in runs.items():
+        for via, s in run["results"].items():
+            print_report(f"{via}, engine {engine}" if engine != "app" else via, s)
+        if run["peak_rss_mb"]:
+            print(f"peak memory of the app and its children: {run['peak_rss_mb']:.0f} MB")
+    if "inprocess" in runs and "server" in runs:
+        print("\nserver engine against the in-process engine, same run:")
+        for via in runs["server"]["results"]:
+            a, b = runs["inprocess"]["results"][via], runs["server"]["results"][via]
+            print(f"  {via}: answers/min x{b['answers_per_min'] / max(a['answers_per_min'], 1e-9):.2f} "
+                  f"({a['answers_per_min']:.1f} -> {b['answers_per_min']:.1f}); model-answer TTFT p50 "
+                  f"{fmt(a['model']['ttft']['p50'])} -> {fmt(b['model']['ttft']['p50'])} s, p95 "
+                  f"{fmt(a['model']['ttft']['p95'])} -> {fmt(b['model']['ttft']['p95'])} s")
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": runs,
+                                         "records": [r.to_json() for r in records]}, indent=1, default=str))
+        print(f"\nrecords and summary: {args.json}")
+
+
+def run_engine(args: argparse.Namespace, engine: str) -> tuple[dict[str, Any], list[Record]]:
+    """Baselines, then the load through each door, against `args.url` or an app started with `engine`."""
     proc = None
+    rss = None
     try:
         url = args.url
         if url is None:
             log = Path(tempfile.mkdtemp(prefix="medgemma-load-")) / "app.log"
-            print(f"starting app.py (max {args.max_new_tokens} new tokens; log {log})...", file=sys.stderr,
-                  flush=True)
+            print(f"starting app.py (engine {engine}, max {args.max_new_tokens} new tokens; log {log})...",
+                  file=sys.stderr, flush=True)
             t = time.perf_counter()
-            proc, url = start_app(args.max_new_tokens, args.indices, log)
+            proc, url = start_app(args.max_new_tokens, args.indices, log, engine)
+            rss = PeakRSS(proc.pid)
             print(f"  ready in {time.perf_counter() - t:.0f} s at {url}", file=sys.stderr, flush=True)
         url = url.rstrip("/")
         doors = ["gradio", "openai"] if args.via == "both" else [args.via]
@@ -520,22 +587,11 @@ def main() -> None:
             rs = load(via, url, args.clients, args.seconds, args.k, args.timeout)
             records += rs
             results[via] = summarize(rs, args.seconds, args.clients, bases[via])
-    except KeyboardInterrupt:
-        print("\ninterrupted" + ("; the app was stopped" if proc is not None else ""), file=sys.stderr)
-        raise SystemExit(130) from None
     finally:
+        peak = rss.stop() if rss is not None else 0.0
         if proc is not None:
             stop_app(proc)
-
-    load_avg = os.getloadavg()
-    print(f"\n{os.cpu_count()} CPU cores, 1-minute load average at the end {load_avg[0]:.1f} (app and clients "
-          f"included); k={args.k}; closed loop, no think time; {url}")
-    for via, s in results.items():
-        print_report(via, s)
-    if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "summary": results,
-                                         "records": [r.to_json() for r in records]}, indent=1, default=str))
-        print(f"\nrecords and summary: {args.json}")
+    return {"url": url, "results": results, "peak_rss_mb": peak}, records
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict, deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import AsyncIterator, Callable, Iterator, Mapping
 
 import anyio
 
@@ -262,46 +262,134 @@ class Access:
         return removed
 
 
+class Ticket:
+    """One place in the line for the model."""
+
+    __slots__ = ("started", "done")
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.done = False
+
+
 class Turns:
     """The one line for the model, shared by every door (UI chat, embed, Gradio API, HTTP API, evaluation).
 
-    At most `concurrency` answers run at once; at most `limit` may be running or waiting, and past that a new
-    one is refused at once (`Busy`) rather than queued without end. Waiting never holds a worker thread in the
-    async doors, so a crowd of API callers cannot use up the threads the UI runs on. Thread-safe.
+    First come, first served: at most `concurrency` answers run at once (the engine's parallel slots) and the
+    rest wait in order. At most `limit` may be running or waiting; past that a new one is refused at once
+    (`Busy`, with a retry time) rather than queued without end. A waiting visitor can be told their place and
+    an estimate from recent answer times. Waiting in the async doors never holds a worker thread, so a
+    crowd of API callers cannot use up the threads the UI runs on. Thread-safe.
     """
 
     POLL_S = 0.05
 
     def __init__(self, concurrency: int, limit: int) -> None:
         self.concurrency, self.limit = concurrency, limit
-        self._running = threading.Semaphore(concurrency)
-        self._lock = threading.Lock()
-        self._held = 0  # running or waiting
+        self._cond = threading.Condition()
+        self._line: deque[Ticket] = deque()
+        self._running = 0
         self._answer_s = 10.0  # moving average of one answer's time, for the wait shown to visitors
 
     @property
     def waiting(self) -> int:
         """Answers running or waiting for the model now."""
-        with self._lock:
-            return self._held
+        with self._cond:
+            return self._running + len(self._line)
 
     def wait_estimate(self, ahead: int | None = None) -> float:
-        """Seconds until a new answer would start, from the recent answer times."""
-        ahead = self.waiting if ahead is None else ahead
-        return max(0.0, (ahead - self.concurrency + 1) / self.concurrency * self._answer_s)
+        """Seconds until an answer with `ahead` others before it in the line starts (default: a new one).
+        With every slot busy, one frees about every `answer time / concurrency` seconds."""
+        with self._cond:
+            ahead = len(self._line) if ahead is None else ahead
+            if ahead == 0 and self._running < self.concurrency:
+                return 0.0
+            return (ahead + 1) / self.concurrency * self._answer_s
 
-    def _reserve(self) -> None:
-        with self._lock:
-            if self._held >= self.limit:
-                wait = max(5.0, self.wait_estimate(self._held))
-                raise Busy("The server is busy answering other questions; try again in a few seconds.", wait)
-            self._held += 1
+    def join(self) -> Ticket:
+        """A place at the end of the line, or `Busy` when the line is full."""
+        with self._cond:
+            if self._running + len(self._line) >= self.limit:
+                wait = (len(self._line) + 1) / self.concurrency * self._answer_s
+                raise Busy("The server is busy answering other questions; try again in a few seconds.",
+                           max(5.0, wait))
+            ticket = Ticket()
+            self._line.append(ticket)
+            return ticket
 
-    def _unreserve(self, started: float | None) -> None:
-        with self._lock:
-            self._held -= 1
-            if started is not None:
-                self._answer_s = 0.8 * self._answer_s + 0.2 * (time.monotonic() - started)
+    def ahead(self, ticket: Ticket) -> int:
+        """How many questions wait before `ticket`; 0 once it has started."""
+        with self._cond:
+            try:
+                return self._line.index(ticket)
+            except ValueError:
+                return 0
+
+    def _try_start(self, ticket: Ticket) -> bool:
+        # Under the lock. Only the head of the line may start, so no one is overtaken.
+        if ticket.started is not None:
+            return True
+        if ticket.done:
+            raise Cancelled("This place in the line was given up.")
+        if self._running < self.concurrency and self._line and self._line[0] is ticket:
+            self._line.popleft()
+            self._running += 1
+            ticket.started = time.monotonic()
+            self._cond.notify_all()
+            return True
+        return False
+
+    def places(self, ticket: Ticket, stop: Callable[[], bool] | None = None) -> Iterator[int]:
+        """Wait in this thread until `ticket` starts, yielding its place (questions ahead) each time it
+        changes. `stop()` true gives up the place (`Cancelled`)."""
+        last = -1
+        with self._cond:
+            while not self._try_start(ticket):
+                if stop is not None and stop():
+                    self._leave_locked(ticket)
+                    raise Cancelled("Stopped while waiting for the model.")
+                now = self._line.index(ticket)
+                if now != last:
+                    last = now
+                    self._cond.release()
+                    try:
+                        yield now
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait(self.POLL_S)
+
+    async def places_async(self, ticket: Ticket, stop: Callable[[], bool] | None = None) -> AsyncIterator[int]:
+        """`places` for the event loop: polls, holding no thread while it waits."""
+        last = -1
+        while True:
+            with self._cond:
+                if self._try_start(ticket):
+                    return
+                if stop is not None and stop():
+                    self._leave_locked(ticket)
+                    raise Cancelled("Stopped while waiting for the model.")
+                now = self._line.index(ticket)
+            if now != last:
+                last = now
+                yield now
+            await anyio.sleep(self.POLL_S)
+
+    def leave(self, ticket: Ticket) -> None:
+        """Give the place or the running turn back; calling it again does nothing."""
+        with self._cond:
+            self._leave_locked(ticket)
+
+    def _leave_locked(self, ticket: Ticket) -> None:
+        if ticket.done:
+            return
+        ticket.done = True
+        if ticket.started is not None:
+            self._running -= 1
+            self._answer_s = 0.8 * self._answer_s + 0.2 * (time.monotonic() - ticket.started)
+        else:
+            self._line.remove(ticket)
+        self._cond.notify_all()
 
     @contextmanager
     def turn(self, needed: bool = True, stop: Callable[[], bool] | None = None) -> Iterator[None]:
@@ -310,40 +398,35 @@ class Turns:
         if not needed:
             yield
             return
-        self._reserve()
-        started = None
+        ticket = self.join()
         try:
-            while not self._running.acquire(timeout=self.POLL_S):
-                if stop is not None and stop():
-                    raise Cancelled("Stopped while waiting for the model.")
-            started = time.monotonic()
-            try:
-                yield
-            finally:
-                self._running.release()
+            for _ in self.places(ticket, stop):
+                pass
+            yield
         finally:
-            self._unreserve(started)
+            self.leave(ticket)
 
     async def acquire(self, needed: bool = True) -> Callable[[], None]:
-        """Wait in the event loop for a turn; returns the function that gives it back (call it once)."""
+        """Wait in the event loop for a turn; returns the function that gives it back."""
         if not needed:
             return lambda: None
-        self._reserve()
+        ticket = self.join()
         try:
-            while not self._running.acquire(blocking=False):
-                await anyio.sleep(self.POLL_S)
+            async for _ in self.places_async(ticket):
+                pass
         except BaseException:
-            self._unreserve(None)
+            self.leave(ticket)
             raise
-        started, done = time.monotonic(), threading.Event()
+        return lambda: self.leave(ticket)
 
-        def release() -> None:
-            if not done.is_set():
-                done.set()
-                self._running.release()
-                self._unreserve(started)
 
-        return release
+def waiting_text(ahead: int, eta_s: float) -> str:
+    """What a waiting visitor reads: their place in the line and about how long."""
+    who = "1 question is" if ahead == 1 else f"{ahead} questions are"
+    eta = f"about {max(1, round(eta_s))} s" if eta_s < 90 else f"about {round(eta_s / 60)} min"
+    if ahead == 0:
+        return f"Your question is next for the model ({eta})."
+    return f"{who} ahead of yours in the line for the model ({eta})."
 
 
 class Cancelled(MedGemmaError):

@@ -97,8 +97,11 @@ class Assistant:
         k = self.retrieval.k if k is None else k
         if self.retriever is None or k <= 0:
             return []
-        found = self.retriever.search(_follow_up(question, history), k=k, mode=self.retrieval.mode,
-                                      min_score=self.retrieval.min_score)
+        query = _follow_up(question, history)
+        found = self.retriever.search(query, k=k, mode=self.retrieval.mode, min_score=self.retrieval.min_score)
+        if self.retrieval.focus_sentences:
+            n = self.retrieval.focus_sentences
+            found = [replace(p, text=attribution.focus(query, p.text, n)) for p in found]
         return fit_passages(found, self.context_budget(params))
 
     def verdict(self, question: str, region: str = "") -> Verdict:

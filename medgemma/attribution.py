@@ -273,3 +273,22 @@ def _near(term: str, vocabulary: frozenset[str]) -> bool:
         return False
     return any(abs(len(w) - len(term)) <= 2 and w[:1] == term[:1]
                and SequenceMatcher(None, term, w).ratio() >= _FUZZY for w in vocabulary)
+
+
+def focus(question: str, passage_text: str, sentences: int) -> str:
+    """The passage cut to its first sentence (what it is about) and the `sentences` others that share most
+    terms with the question, in their order: fewer prompt tokens for the same quotable facts. A passage with
+    no more sentences than that comes back whole."""
+    parts = split_sentences(passage_text)
+    if sentences <= 0 or len(parts) <= sentences + 1:
+        return passage_text
+    content, keys = _terms(question)
+    wanted = content | keys
+
+    def score(i: int) -> float:
+        own = _window_terms(parts[i])
+        return 2.0 * len(own & keys) + len(own & wanted) - i * 1e-3  # ties go to the earlier sentence
+
+    best = sorted(range(1, len(parts)), key=score, reverse=True)[:sentences]
+    return " ".join(parts[i] for i in sorted([0, *best]))
+

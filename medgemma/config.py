@@ -59,10 +59,14 @@ class RetrievalConfig:
     chunk_size: int = _help("Characters per chunk when ingesting.", 800)
     chunk_overlap: int = _help("Characters shared by neighbouring chunks.", 150)
     context_chars: int = _help("Most characters of passages put into one prompt.", 2400)
+    focus_sentences: int = _help("Give the model each passage's first sentence and this many more, those "
+                                 "sharing most terms with the question; 0 gives whole passages.", 0)
 
     def __post_init__(self) -> None:
         if not 0 <= self.k <= 20:
             raise InputError("k must be between 0 and 20.")
+        if not 0 <= self.focus_sentences <= 20:
+            raise InputError("focus_sentences must be between 0 and 20.")
         if self.mode not in ("hybrid", "dense"):
             raise InputError("retrieval mode must be 'hybrid' or 'dense'.")
         if self.attribution not in ("auto", "strict", "lenient"):
@@ -77,7 +81,10 @@ class BackendConfig:
     model: str = _help("GGUF file, Hub id or local folder; empty means the embedded Gemma 3 270M.", "")
     adapter: str = _help("LoRA adapter name under adapters/; 'auto' uses the shipped grounded-answer adapter "
                          "with the embedded model when it is there; empty for none.", "auto")
-    n_ctx: int = _help("Context window in tokens (GGUF).", 2048)
+    n_ctx: int = _help("Context window in tokens (GGUF; per slot with the server engine).", 2048)
+    gguf_engine: str = _help("'auto' (llama.cpp's server where scripts/setup.sh built it, else in process), "
+                             "'server' (parallel slots, continuous batching) or 'inprocess' (one sequence at "
+                             "a time) (GGUF).", "auto")
     threads: int = _help("CPU threads for generation (0 = all cores).", 0)
     prompt_style: str = _help(
         "'auto' (fewshot for the untuned embedded model, chat otherwise), 'chat' (Gemma turns), or "

@@ -1,7 +1,7 @@
 """Every backend keeps the same contract; then what is particular to the hf and openai backends.
 
 The contract runs over: the scripted fake; the hf backend on a tiny random Gemma 3 built here; the gguf
-backend on the real default GGUF; and the openai backend against llama-cpp-python's own server on
+backend on the real default GGUF, in process and on llama-server; and the openai backend against llama-cpp-python's own server on
 127.0.0.1 serving that GGUF. The last two are skipped when llama-cpp-python (or its server extras) is absent.
 """
 
@@ -136,7 +136,7 @@ def llama_server(default_gguf_path: Path, tmp_path_factory: pytest.TempPathFacto
             proc.wait()
 
 
-@pytest.fixture(scope="module", params=["fake", "hf", "gguf", "openai"])
+@pytest.fixture(scope="module", params=["fake", "hf", "gguf", "gguf-server", "openai"])
 def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
     kind = request.param
     if kind == "fake":
@@ -162,6 +162,19 @@ def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
 
         gg = make_gguf()
         made = Kit(gg, make_gguf, gg.count_tokens, lambda b: b._llm is None)  # type: ignore[attr-defined]
+    elif kind == "gguf-server":
+        from medgemma.backends.llama_server import GGUFServerBackend, find_llama_server
+
+        path, binary = request.getfixturevalue("default_gguf_path"), find_llama_server()
+        if binary is None:
+            pytest.skip("llama-server is not built (scripts/setup.sh builds it)")
+
+        def make_served() -> ChatBackend:
+            return GGUFServerBackend(path, binary, slots=2, n_ctx=1024, threads=LLAMA_THREADS)
+
+        served = make_served()
+        made = Kit(served, make_served, served.count_tokens,
+                   lambda b: b.server.pid is None)  # type: ignore[attr-defined]
     else:
         from medgemma.backends.gguf import GGUFBackend
         from medgemma.backends.openai import OpenAIBackend

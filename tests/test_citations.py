@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fakes import FakeBackend
 
-from medgemma import citations
+from medgemma import attribution, citations
 from medgemma.assistant import Assistant
 from medgemma.attribution import TermStats, covers, support
 from medgemma.rag.retriever import Retriever
@@ -103,3 +103,16 @@ def test_a_covered_question_reaches_the_model_and_every_kept_sentence_is_backed(
     claims = [s for s in reply.support if s.kind == "claim"]
     assert claims and all(s.supported for s in claims)
     assert set(reply.cited) == {n for s in claims for n in s.passages}
+
+
+def test_focus_keeps_the_opening_and_the_sentences_the_question_asks_about() -> None:
+    text = ("Asthma is a long-term condition of the airways. It affects 300 million people. Triggers include "
+            "pollen, dust and cold air. Inhalers relieve symptoms. Many children grow out of it.")
+    kept = attribution.focus("What triggers asthma attacks?", text, 1)
+    assert kept == "Asthma is a long-term condition of the airways. Triggers include pollen, dust and cold air."
+    assert attribution.focus("What triggers asthma?", text, 0) == text  # off: the whole passage
+    assert attribution.focus("What triggers asthma?", text, 10) == text  # short enough already
+    # Whatever is kept is the passage's own text, in its order: quotable and checkable.
+    kept = attribution.focus("How are symptoms relieved?", text, 2)
+    positions = [text.index(s) for s in kept.split(". ") if s]
+    assert positions == sorted(positions)

@@ -58,6 +58,21 @@ def prompt_style(b: BackendConfig) -> str:
     return "fewshot" if not b.model and not b.adapter else "chat"
 
 
+def gguf_server(engine: str) -> Path | None:
+    """The llama-server binary the GGUF backend should run on, or None for the in-process engine."""
+    if engine not in ("auto", "server", "inprocess"):
+        raise InputError(f"Unknown GGUF engine {engine!r}; choose auto, server or inprocess.")
+    if engine == "inprocess":
+        return None
+    from .llama_server import find_llama_server
+
+    binary = find_llama_server()
+    if binary is None and engine == "server":
+        raise InputError("The GGUF server engine needs llama-server, which scripts/setup.sh builds; "
+                         "set MEDGEMMA_GGUF_ENGINE=inprocess to run without it.")
+    return binary
+
+
 def load_backend(cfg: AppConfig) -> ChatBackend:
     """Create the backend named in `cfg.backend`. Models load lazily, on first generation."""
     b = replace(cfg.backend, adapter=chosen_adapter(cfg.backend, cfg.adapters_dir))
@@ -70,6 +85,13 @@ def load_backend(cfg: AppConfig) -> ChatBackend:
             lora = resolve_adapter(b.adapter, cfg.adapters_dir) / "adapter.gguf"
             if not lora.is_file():
                 raise InputError(f"Adapter {b.adapter!r} has no GGUF LoRA (adapter.gguf); export it first.")
+        binary = gguf_server(b.gguf_engine)
+        if binary is not None:
+            from .llama_server import GGUFServerBackend
+
+            return GGUFServerBackend(model, binary, slots=cfg.access.chat_concurrency, n_ctx=b.n_ctx,
+                                     threads=b.threads, lora_path=lora, prompt_style=prompt_style(b),
+                                     adapter_name=b.adapter)
         return GGUFBackend(model, n_ctx=b.n_ctx, threads=b.threads, lora_path=lora,
                            prompt_style=prompt_style(b), adapter_name=b.adapter)
     if b.backend == "hf":

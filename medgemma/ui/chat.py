@@ -8,14 +8,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import gradio as gr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .. import safety
 from ..safety.messages import region_of
-from ..access import Cancelled
+from ..access import Cancelled, waiting_text
 from ..api import reply_extras
 from ..assistant import Partial
 from ..backends.base import StopSignal
@@ -199,15 +199,15 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                                          "region": region, "banner": banner_now})
         return shown, shown, sources_panel([]), banner_now, "", ticket
 
-    def respond(
+    async def respond(
         ticket: str | None, shown: list[dict[str, Any]], k_: float, rag_: bool, temp: float,
         max_new: float, request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         job = questions.take(guard.visitor(request), ticket)
         if job is None or not shown:
             return  # no question waits for this visitor: a replayed or forged call does nothing
         try:
-            assistant = runtime.assistant()
+            assistant = await run_in_threadpool(runtime.assistant)
             params = GenerationParams(
                 max_new_tokens=int(max_new), temperature=float(temp), top_p=cfg.generation.top_p,
                 repeat_penalty=cfg.generation.repeat_penalty, seed=cfg.generation.seed,
@@ -217,22 +217,33 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
         signal = signals.get(guard.visitor(request))
         signal.clear()
         default_banner = job.get("banner") or safety_banner(safety.POLICY)
+        turns = guard.access.turns
         with guard.answer_slot(request):
+            place = None
             try:
-                with guard.access.turns.turn(stop=lambda: signal.is_set):
-                    for item in assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_),
-                                                 params=params, stop=signal, images=job["images"],
-                                                 region=job.get("region", "")):
-                        shown[-1]["content"] = item.text
-                        if isinstance(item, Partial):
-                            yield shown, shown, sources_panel(item.passages), default_banner
-                        else:
-                            yield _final(item, shown)
+                place = turns.join()
+                # The visitor sees their place in the line, and an estimate, as it moves.
+                async for ahead in turns.places_async(place, stop=lambda: signal.is_set):
+                    shown[-1]["content"] = waiting_text(ahead, turns.wait_estimate(ahead))
+                    yield shown, shown, sources_panel([]), default_banner
+                shown[-1]["content"] = ""
+                async for item in iterate_in_threadpool(
+                        assistant.stream(job["question"], job["past"], k=int(k_), rag=bool(rag_), params=params,
+                                         stop=signal, images=job["images"], region=job.get("region", ""))):
+                    shown[-1]["content"] = item.text
+                    if isinstance(item, Partial):
+                        yield shown, shown, sources_panel(item.passages), default_banner
+                    else:
+                        yield _final(item, shown)
             except Cancelled:
                 shown[-1]["content"] = "(stopped)"
                 yield shown, shown, sources_panel([]), default_banner
             except MedGemmaError as exc:
                 raise gr.Error(str(exc)) from exc
+            finally:
+                signal.set()  # a closed tab ends the generation running in its worker thread
+                if place is not None:
+                    turns.leave(place)
 
     def _final(reply: Reply, shown: list[dict[str, Any]]) -> tuple[Any, ...]:
         if "images_ignored" in reply.flags:
@@ -257,8 +268,9 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                 api_visibility="private")
     # Answers that need the model wait in the queue and then in the one line for the model that every door
     # shares; the status line is refreshed after each, as memory grows once the model has loaded.
+    # Every answer waits in that line (which shows the visitor their place), not in Gradio's queue ahead of it.
     pending.change(respond, [pending, past, k, rag, temperature, max_tokens], [chatbot, past, sources, banner],
-                   concurrency_limit=cfg.access.chat_concurrency, concurrency_id="chat",
+                   concurrency_limit=cfg.access.chat_concurrency + cfg.access.queue_size, concurrency_id="chat",
                    api_visibility="private").then(show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.clear(lambda: ([], sources_panel([]), safety_banner(safety.POLICY)), None, [past, sources, banner],
