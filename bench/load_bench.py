@@ -1,6 +1,7 @@
 """Many visitors at once: time to first token, latency, errors and fairness while answers queue for the model.
 
-The model answers one question at a time, so under load requests wait their turn. This bench runs N
+Answers wait their turn in the app's one line for the model (as many at once as the engine has slots:
+`--engines inprocess,server` starts app.py with each GGUF engine in turn and compares them). This bench runs N
 independent clients in a closed loop (each asks, waits for the whole answer, asks again, no pause) for a
 fixed time against a running app, through the doors real traffic uses:
   gradio  one gradio_client.Client per visitor (its own session), the streaming `/chat` endpoint, as a
