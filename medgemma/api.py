@@ -1,6 +1,8 @@
 """The HTTP API: health, and OpenAI-compatible chat completions answered from the sources with citations.
 
-Routes (see docs/api.md): `GET /health`, `GET /v1/models`, `POST /v1/chat/completions`.
+Routes (see docs/api.md): `GET /health`, `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/embeddings`
+(OpenAI's shape: the embedder's vectors) and `POST /v1/search` (passages from a named index). The last two
+check and bound their input in `medgemma.tools`, which the MCP tools share.
 
 Every answer goes through `Assistant.stream()`, so the safety rules, the fixed instruction and the answer
 check are the same as in the UI; system messages from the client are ignored. Replies carry three fields
@@ -37,6 +39,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from .access import Access, Busy, RateLimited, address_key, client_address
+from . import tools
 from .assistant import Assistant, Partial
 from .backends.base import StopSignal
 from .config import GenerationParams
@@ -52,6 +55,7 @@ DISCONNECT_POLL_S = 0.5
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 # --- request ------------------------------------------------------------------------------------------------
@@ -79,8 +83,29 @@ class ChatRequest(BaseModel):
     seed: StrictInt | None = None
     stop: StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None = None
     n: Annotated[int, Field(strict=True, ge=1, le=1)] | None = None
-    k: StrictInt | None = Field(None, ge=0, le=20, description="Passages to retrieve (0-20).")
+    k: StrictInt | None = Field(None, ge=0, le=tools.MAX_K, description=f"Passages to retrieve (0-{tools.MAX_K}).")
     rag: StrictBool | None = Field(True, description="false: answer without retrieved sources.")
+
+
+class EmbeddingsRequest(BaseModel):
+    """The fields of an OpenAI embeddings request that are read. `input` is checked by `tools.check_texts`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: Any = None
+    model: StrictStr | None = None
+    encoding_format: Literal["float", "base64"] | None = "float"
+    dimensions: StrictInt | None = None
+
+
+class SearchRequest(BaseModel):
+    """A search: the query, how many passages (default: the app's k) and which index (default: the answering one)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: Any = None
+    k: StrictInt | None = Field(None, ge=1, le=tools.MAX_K, description=f"Passages to return (1-{tools.MAX_K}).")
+    index: StrictStr | None = None
 
 
 class ApiError(Exception):
@@ -180,12 +205,12 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return bytes(body)
 
 
-def parse_request(body: bytes) -> ChatRequest:
+def parse_request(body: bytes, model: type[M] = ChatRequest, needs: str = "messages") -> M:  # type: ignore[assignment]
     """The request, or ApiError 400 with a message naming the first problems."""
     if not body.strip():
-        raise ApiError(400, "The request body is empty: send a JSON object with `messages`.", "invalid_json")
+        raise ApiError(400, f"The request body is empty: send a JSON object with `{needs}`.", "invalid_json")
     try:
-        return ChatRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise ApiError(400, _explain(exc), *_code_param(exc)) from None
 
@@ -289,6 +314,16 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
         return {"object": "list",
                 "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "medgemma-studio"}]}
 
+    @router.post("/v1/embeddings", tags=["api"], openapi_extra=_request_schema(EmbeddingsRequest))
+    async def embeddings(request: Request) -> Any:
+        """Vectors from the embedder of the answering index, in OpenAI's format (`float` or `base64`)."""
+        return await _answering(_embeddings, runtime, access, request)
+
+    @router.post("/v1/search", tags=["api"], openapi_extra=_request_schema(SearchRequest))
+    async def search(request: Request) -> Any:
+        """The passages an index holds for a query, best first, with their sources and cosine scores."""
+        return await _answering(_search, runtime, access, request)
+
     @router.post("/v1/chat/completions", tags=["api"], openapi_extra=_request_schema())
     async def chat_completions(request: Request) -> Any:
         """An answer from the sources, with citations; `stream: true` for server-sent events."""
@@ -303,6 +338,64 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
             return _internal().response()
 
     return router
+
+
+async def _answering(handler: Callable[..., Any], runtime: Runtime, access: Access, request: Request) -> Any:
+    """Run `handler` and answer its errors in OpenAI's shape (as `chat_completions` does)."""
+    try:
+        return await handler(runtime, access, request)
+    except ApiError as exc:
+        return exc.response()
+    except RateLimited as exc:
+        return _rate_error(exc).response()
+    except MedGemmaError as exc:
+        return _failure(exc).response()
+    except Exception:  # noqa: BLE001 - the message is generic; the traceback goes to the server log
+        log.exception("%s failed", request.url.path)
+        return _internal().response()
+
+
+async def _embeddings(runtime: Runtime, access: Access, request: Request) -> Any:
+    req = parse_request(await read_body(request), EmbeddingsRequest, "input")
+    key = visitor_key(request, access.cfg.trusted_proxies)
+    try:
+        name, vectors, tokens = await run_in_threadpool(tools.embed, runtime, req.input, lambda: access.check_rate(key))
+    except InputError as exc:
+        raise ApiError(400, str(exc), "invalid_value", param="input") from None
+    if req.dimensions is not None and vectors and req.dimensions != len(vectors[0]):
+        raise ApiError(400, f"This embedder's vectors have {len(vectors[0])} dimensions; `dimensions` cannot change "
+                            "that.", "invalid_value", param="dimensions")
+    if req.encoding_format == "base64":
+        import base64
+
+        import numpy as np
+
+        data = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
+    else:
+        data = vectors  # type: ignore[assignment]
+    return JSONResponse({
+        "object": "list", "model": name,
+        "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(data)],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })
+
+
+async def _search(runtime: Runtime, access: Access, request: Request) -> Any:
+    req = parse_request(await read_body(request), SearchRequest, "query")
+    key = visitor_key(request, access.cfg.trusted_proxies)
+    try:
+        found = await run_in_threadpool(tools.search, runtime, req.query, req.k, req.index,
+                                        lambda: access.check_rate(key))
+    except InputError as exc:
+        raise ApiError(400, str(exc), "invalid_value") from None
+    return JSONResponse({"object": "list", **found})
+
+
+def _rate_error(exc: RateLimited) -> ApiError:
+    retry = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, Busy):
+        return ApiError(503, str(exc), "server_busy", "server_error", headers=retry)
+    return ApiError(429, str(exc), "rate_limit_exceeded", "rate_limit_error", headers=retry)
 
 
 async def _complete(runtime: Runtime, access: Access, request: Request) -> Any:
@@ -333,14 +426,9 @@ async def _complete(runtime: Runtime, access: Access, request: Request) -> Any:
             return JSONResponse(completion_json(reply, cid, created))
         # The first item is awaited here, so a model that fails to load answers 503 rather than a broken stream.
         first = await _watching(request, stop, lambda: next(items))
-    except Busy as exc:
+    except RateLimited as exc:  # Busy too: the line for the model is full
         hold.close()
-        raise ApiError(503, str(exc), "server_busy", "server_error",
-                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
-    except RateLimited as exc:
-        hold.close()
-        raise ApiError(429, str(exc), "rate_limit_exceeded", "rate_limit_error",
-                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
+        raise _rate_error(exc) from None
     except BaseException:
         stop.set()
         hold.close()
@@ -468,9 +556,9 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _request_schema() -> dict[str, Any]:
+def _request_schema(model: type[BaseModel] = ChatRequest) -> dict[str, Any]:
     # Parsed by hand (for OpenAI-shaped errors), so the docs page is told the body's schema here.
-    schema = ChatRequest.model_json_schema()
+    schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
     def inline(node: Any) -> Any:
@@ -486,7 +574,8 @@ def _request_schema() -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
 
 
-__all__ = ["MAX_BODY_BYTES", "MODEL_ID", "ApiError", "ChatMessage", "ChatRequest", "EventStream", "build_api",
+__all__ = ["MAX_BODY_BYTES", "MODEL_ID", "ApiError", "ChatMessage", "ChatRequest", "EmbeddingsRequest",
+           "EventStream", "SearchRequest", "build_api",
            "citations_json", "completion_json", "conversation", "generation_params", "parse_request", "read_body",
            "reply_extras", "stream_events", "visitor_key"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -19,6 +20,8 @@ from .rag.indexes import open_index
 from .rag.retriever import Retriever
 from .safety.triage import DEFAULT_DIR as TRIAGE_MODEL
 from .safety.triage import TriageModel
+
+KEPT_INDEXES = 3  # indexes other than the answering one kept open for search (each holds its vectors in memory)
 
 
 class Runtime:
@@ -39,6 +42,7 @@ class Runtime:
         self._assistant: Assistant | None = None
         self._lock = threading.Lock()
         self._load_error = ""
+        self._indexes: OrderedDict[str, Retriever] = OrderedDict()  # indexes opened for search, not answering
 
     @classmethod
     def serving(cls, cfg: AppConfig, assistant: Assistant) -> "Runtime":
@@ -73,6 +77,24 @@ class Runtime:
                     raise
                 self._load_error = ""
             return self._assistant
+
+    def index(self, name: str | None = None) -> Retriever:
+        """The index `name` for search (default: the one answering, shared with the assistant). Another is
+        opened on first use and the last few are kept; a missing one raises IndexStoreError."""
+        if name is None or name == self.cfg.retrieval.index:
+            retriever = self.assistant().retriever
+            if retriever is not None:
+                return retriever
+            name = self.cfg.retrieval.index
+        with self._lock:
+            found = self._indexes.pop(name, None)
+        if found is None:
+            found = self._open_index(name, self.cfg)
+        with self._lock:
+            self._indexes[name] = found
+            while len(self._indexes) > KEPT_INDEXES:
+                self._indexes.popitem(last=False)
+        return found
 
     def warm_up(self) -> None:
         """Load index, embedder and model now (in a background thread) so the first question is quick."""

@@ -65,6 +65,9 @@ class HashEmbedder:
         self.dim = dim
         self.name = name
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(re.findall(r"[a-z0-9]+", t.lower())) for t in texts]
+
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):

@@ -41,6 +41,12 @@ class Embedder:
         self._lock = threading.Lock()
         self.bf16 = device == "cpu" and _native_bf16()
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces the model reads of each text (it reads at most its `max_seq_length`; the rest is cut)."""
+        most = int(self._model.max_seq_length or 512)
+        encoded = self._model.tokenizer([scrub(t) for t in texts], truncation=True, max_length=most)
+        return [len(ids) for ids in encoded["input_ids"]]
+
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Return a (len(texts), dim) float32 array of unit vectors."""
         if not texts:

@@ -20,8 +20,9 @@ from ..api import reply_extras
 from ..assistant import Partial
 from ..backends.base import StopSignal
 from ..config import GenerationParams
-from ..errors import MedGemmaError
+from ..errors import InputError, MedGemmaError
 from ..runtime import Runtime
+from ..tools import check_k
 from ..types import Message, Reply
 from .documents import build_documents_panel
 from .models import build_model_panel
@@ -284,30 +285,8 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                    request: gr.Request = None) -> AsyncIterator[dict[str, Any]]:  # type: ignore[assignment]
         """Answer one question as it is written: yields the reply so far ("final": false), then the checked
         reply with its citations and safety verdict ("final": true)."""
-        stop = StopSignal()
-        # Keyed by address: a call to these endpoints chooses its own session, so a session counts nothing.
-        visitor = guard.address(request)
-        release = None
-        try:
-            assistant = await run_in_threadpool(runtime.assistant)
-            text = assistant.check_input(question)
-            guard.access.check_rate(visitor)
-            with guard.access.one_at_a_time(visitor):
-                # Emergencies and refusals never reach the model, so they do not wait for a turn at it.
-                blocked = (await run_in_threadpool(assistant.verdict, text)).blocks_model
-                release = await guard.access.turns.acquire(not blocked)
-                async for item in iterate_in_threadpool(
-                        assistant.stream(text, k=int(k), rag=bool(rag), stop=stop)):
-                    if isinstance(item, Partial):
-                        yield {"answer": item.text, "final": False}
-                    else:
-                        yield {**reply_json(item), "final": True}
-        except (MedGemmaError, TypeError, ValueError) as exc:
-            raise gr.Error(str(exc)) from exc
-        finally:
-            stop.set()  # a visitor who left stops the generation running in its worker thread
-            if release is not None:
-                release()
+        async for update in answer_updates(runtime, guard, question, k, rag, request):
+            yield update
 
     async def ask(question: str, k: int = 4, rag: bool = True,
                   request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
@@ -321,3 +300,38 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
     # No Gradio concurrency limit: waiting happens in the shared line, without holding a worker thread.
     gr.api(ask, api_name="ask", concurrency_limit=None)
     gr.api(chat, api_name="chat", concurrency_limit=None)
+
+
+async def answer_updates(runtime: Runtime, guard: Guard, question: Any, k: Any, rag: Any,
+                         request: gr.Request | None) -> AsyncIterator[dict[str, Any]]:
+    """The answer to one call of a programmatic door (the Gradio API's `ask` and `chat`, the MCP `ask`): the
+    visitor's limits, the safety verdict, the one line for the model, then the assistant's stream, as dicts
+    (`{"answer", "final": False}` while it grows, then `reply_json` with `"final": True`). Errors are `gr.Error`."""
+    stop = StopSignal()
+    # Keyed by address: a call to these endpoints chooses its own session, so a session counts nothing.
+    visitor = guard.address(request)
+    release = None
+    try:
+        assistant = await run_in_threadpool(runtime.assistant)
+        text = assistant.check_input(question)
+        depth = check_k(k, lowest=0)
+        if not isinstance(rag, bool):
+            raise InputError("rag must be true or false.")
+        guard.access.check_rate(visitor)
+        region = region_of(request.headers.get("accept-language", "")) if request is not None else ""
+        with guard.access.one_at_a_time(visitor):
+            # Emergencies and refusals never reach the model, so they do not wait for a turn at it.
+            blocked = (await run_in_threadpool(assistant.verdict, text, region)).blocks_model
+            release = await guard.access.turns.acquire(not blocked)
+            async for item in iterate_in_threadpool(
+                    assistant.stream(text, k=depth, rag=rag, stop=stop, region=region)):
+                if isinstance(item, Partial):
+                    yield {"answer": item.text, "final": False}
+                else:
+                    yield {**reply_json(item), "final": True}
+    except MedGemmaError as exc:
+        raise gr.Error(str(exc)) from exc
+    finally:
+        stop.set()  # a visitor who left stops the generation running in its worker thread
+        if release is not None:
+            release()

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from ..access import Access
 from ..runtime import Runtime
 from . import TITLE, build_embed, build_ui, launch_kwargs
+from .agent import PATH as AGENT_PATH
+from .agent import build_agent
 
 if TYPE_CHECKING:
     import uvicorn
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
 def build_app(runtime: Runtime, access: Access | None = None) -> FastAPI:
     """One ASGI app serving every front door, sharing one runtime (one model) and one set of access rules."""
-    from ..api import build_api  # FastAPI only; kept out of the UI modules
+    from ..api import MAX_BODY_BYTES, build_api  # FastAPI only; kept out of the UI modules
 
     access = access or Access(runtime.cfg.access, runtime.cfg.uploads_dir)
     limits = runtime.cfg.access
@@ -34,6 +36,10 @@ def build_app(runtime: Runtime, access: Access | None = None) -> FastAPI:
             response.headers["Content-Security-Policy"] = f"frame-ancestors {limits.frame_ancestors}"
         return response
 
+    # The MCP server and its tools (every call outside Gradio's queue; see ui/agent.py).
+    agent = build_agent(runtime, access)
+    app = gr.mount_gradio_app(app, agent, path=AGENT_PATH, mcp_server=True, **common, **launch_kwargs())  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, prefix=AGENT_PATH + "/", limit=MAX_BODY_BYTES)
     # Embed first: Starlette tries mounts in order and "/" matches everything.
     embed = build_embed(runtime, access).queue(default_concurrency_limit=limits.chat_concurrency,
                                                max_size=limits.queue_size)
@@ -41,11 +47,59 @@ def build_app(runtime: Runtime, access: Access | None = None) -> FastAPI:
     full = build_ui(runtime, access).queue(default_concurrency_limit=limits.chat_concurrency,
                                            max_size=limits.queue_size)
     app = gr.mount_gradio_app(app, full, path="", **common, **launch_kwargs())  # type: ignore[arg-type]
-    for blocks in (embed, full):
+    for blocks in (agent, embed, full):
         # Gradio checks that a file a client names was uploaded (and refuses to copy any other server file
         # into its cache) only in a Blocks marked launched; mounting does not mark it, so it is marked here.
         blocks.has_launched = True
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: a request under `prefix` whose body is over `limit` bytes gets 413, counted as it
+    arrives (a missing or false Content-Length does not help); other requests pass untouched."""
+
+    def __init__(self, app: Any, prefix: str, limit: int) -> None:
+        self.app, self.prefix, self.limit = app, prefix, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen, over, started = 0, False, False
+
+        async def counted() -> Any:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    over = True  # the app is told the client left; the 413 is sent below
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            if over and not started:
+                return  # whatever the app answers to a body it never got whole is dropped
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, sending)
+        if over and not started:
+            await _too_large(send, self.limit)
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = f'{{"error": "The request body is over {limit // 1024} KB."}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def serve(runtime: Runtime, app: FastAPI | None = None) -> None:
@@ -55,7 +109,7 @@ def serve(runtime: Runtime, app: FastAPI | None = None) -> None:
     app = app or build_app(runtime)
     runtime.warm_up()
     print(f"MedGemma Studio on http://{runtime.cfg.host}:{runtime.cfg.port}/ "
-          f"(embed: /embed/, API: /v1/chat/completions, docs: /api/docs)", flush=True)
+          f"(embed: /embed/, API: /v1/chat/completions, docs: /api/docs, MCP: {AGENT_PATH}/gradio_api/mcp/)", flush=True)
     uvicorn.Server(server_config(app, runtime.cfg.host, runtime.cfg.port)).run()
 
 
