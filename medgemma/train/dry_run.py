@@ -66,7 +66,7 @@ def measure_step(cfg: TrainConfig, model_id: str, local: bool, plan: Any, tokeni
     if plan.quantization == "none":
         model.to(plan.device)
     model.train()
-    prec = precision_for(plan)
+    prec = precision_for(plan, cfg.precision)
     pad = tokenizer.pad_token_id
     batches = [rows[i:i + cfg.per_device_batch_size] for i in range(0, len(rows), cfg.per_device_batch_size)][:2]
     times, tokens, peak = [], [], 0.0
@@ -104,7 +104,7 @@ def estimate(cfg: TrainConfig, folder: Path, model_id: str, local: bool, plan: A
     """The dry run's report: the run's settings, tokens, parameters, steps, memory and time estimates."""
     from transformers import AutoConfig
 
-    prec = precision_for(plan)
+    prec = precision_for(plan, cfg.precision)
     params = count_parameters(model_id, local, cfg)
     model_cfg = AutoConfig.from_pretrained(model_id, local_files_only=local)
     steps = steps_planned(cfg, len(train_rows))

@@ -42,14 +42,38 @@ class Precision:
     label: str
 
 
-def precision_for(plan: Any) -> Precision:
-    """bf16 on CUDA GPUs that support it, fp16 autocast over fp32 weights on other CUDA GPUs (Gemma's activations
-    overflow fp16 weights), fp32 on the CPU and on Apple MPS (fp16 training there is not reliable)."""
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 matmuls run ~3x fp32."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def precision_for(plan: Any, choice: str = "auto") -> Precision:
+    """The training precision of `plan` for `choice` ('auto', 'fp32' or 'bf16').
+
+    auto: bf16 on CUDA GPUs that support it, fp16 autocast over fp32 weights on other CUDA GPUs (Gemma's
+    activations overflow fp16 weights), bf16 on CPUs with native bf16 arithmetic, fp32 on other CPUs and on Apple
+    MPS (fp16 training there is not reliable). In bf16 the frozen base weights are stored in bf16 and the
+    matmuls autocast; the LoRA weights, their gradients and the optimizer state stay fp32 (PEFT upcasts them).
+    """
+    fp32 = Precision("float32", False, False, "fp32")
+    if choice == "fp32":
+        if plan.quantization != "none":
+            raise InputError("A 4-bit or 8-bit base model trains in mixed precision, not fp32: use precision='auto'.")
+        return fp32
     if plan.device == "cuda":
         if plan.dtype == "bfloat16":
             return Precision("bfloat16", True, False, plan.precision)
+        if choice == "bf16":
+            raise InputError("precision='bf16' was asked for but this GPU has no bf16 support; use 'auto'.")
         return Precision("float32", False, True, plan.precision if plan.quantization != "none" else "fp16-mixed")
-    return Precision("float32", False, False, "fp32")
+    if plan.device == "cpu" and (choice == "bf16" or cpu_computes_bf16()):
+        return Precision("bfloat16", True, False, "bf16-mixed")
+    if choice == "bf16":
+        raise InputError(f"precision='bf16' is not supported on {plan.device}; use 'auto' or 'fp32'.")
+    return fp32
 
 
 def load_tokenizer(model_id: str, local: bool) -> Any:
@@ -70,7 +94,7 @@ def load_model(model_id: str, local: bool, plan: Any, cfg: TrainConfig) -> Any:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    prec = precision_for(plan)
+    prec = precision_for(plan, cfg.precision)
     try:
         config = AutoConfig.from_pretrained(model_id, local_files_only=local)
         kwargs: dict[str, Any] = dict(dtype=getattr(torch, prec.load_dtype), use_safetensors=True,

@@ -77,7 +77,7 @@ def sft_args(cfg: TrainConfig, plan: Any, out_dir: Path, has_val: bool) -> Any:
     """The SFTConfig for `cfg` on `plan`'s device: checkpoints into `out_dir`, evaluation only with a validation set."""
     from trl import SFTConfig
 
-    prec = precision_for(plan)
+    prec = precision_for(plan, cfg.precision)
     scheduler = cfg.lr_scheduler
     if scheduler == "constant" and cfg.warmup_ratio > 0:
         scheduler = "constant_with_warmup"
@@ -254,7 +254,7 @@ def train(
     adapters_dir = Path(adapters_dir)
     folder = adapters_dir / cfg.output_name
     plan = plan_device(cfg.device, cfg.quantization)
-    prec = precision_for(plan)
+    prec = precision_for(plan, cfg.precision)
     model_id, local = resolve_base(cfg.base_model, cache_dir)
 
     if examples is None:
