@@ -401,25 +401,28 @@ def clinical_errors(path: Path | None = None) -> list[EvalItem]:
     ERROR or CORRECT. Category: the modality; meta: the metadata as text plus the reason. `image_file`, when
     present, is relative to the file's folder."""
     path = Path(path) if path is not None else CLINICAL_ERRORS_FILE
-    items = []
-    for n, row, rid in _project_rows(path):
-        where = f"{path}, line {n}"
-        verdict = _VERDICT_RX.match(_text(row, "output", where))
-        if not verdict:
-            raise InputError(f"{where}: 'output' must begin with ERROR or CORRECT.")
-        metadata = row.get("metadata")
-        if not isinstance(metadata, dict):
-            raise InputError(f"{where}: 'metadata' must be an object.")
-        meta = {str(k): "" if v is None else str(v) for k, v in metadata.items()}
-        if not meta.get("modality", "").strip():
-            raise InputError(f"{where}: 'metadata.modality' is missing or empty.")
-        meta["reason"] = verdict.group(2).strip()
-        items.append(EvalItem(
-            id=f"clinical-errors-{rid}", task="clinical-errors", kind="error_detection",
-            question=_text(row, "instruction", where) + "\n\n" + _text(row, "input", where),
-            reference=verdict.group(1), options=("ERROR", "CORRECT"), category=meta["modality"].strip(),
-            meta=meta))
-    return items
+    return [clinical_item(row, rid, f"{path}, line {n}") for n, row, rid in _project_rows(path)]
+
+
+def clinical_item(row: dict, rid: str, where: str = "clinical report") -> EvalItem:
+    """One clinical-errors row (id, instruction, input, output "ERROR: ..." / "CORRECT: ...", metadata) as the
+    item the runner asks: the instruction, a blank line, the report. Training recipes build their prompts
+    through this too, so a report is worded for the model the same way in training and in evaluation."""
+    verdict = _VERDICT_RX.match(_text(row, "output", where))
+    if not verdict:
+        raise InputError(f"{where}: 'output' must begin with ERROR or CORRECT.")
+    metadata = row.get("metadata")
+    if not isinstance(metadata, dict):
+        raise InputError(f"{where}: 'metadata' must be an object.")
+    meta = {str(k): "" if v is None else str(v) for k, v in metadata.items()}
+    if not meta.get("modality", "").strip():
+        raise InputError(f"{where}: 'metadata.modality' is missing or empty.")
+    meta["reason"] = verdict.group(2).strip()
+    return EvalItem(
+        id=f"clinical-errors-{rid}", task="clinical-errors", kind="error_detection",
+        question=_text(row, "instruction", where) + "\n\n" + _text(row, "input", where),
+        reference=verdict.group(1), options=("ERROR", "CORRECT"), category=meta["modality"].strip(),
+        meta=meta)
 
 
 # --- BIPIA prompt injection ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .data import load_examples
 from .examples import Example, trim_sentences
 from .licenses import license_of
 from .provenance import sha256_path
+from .clinical import clinical_errors_recipe
 from .grounded import grounded_recipe
 from .sources import (
     DECISIONS,
@@ -99,6 +100,7 @@ RECIPES: dict[str, Callable[..., list[Example]]] = {
     "pubmedqa": pubmedqa_recipe,
     "medquad": medquad_recipe,
     "grounded": grounded_recipe,
+    "clinical-errors": clinical_errors_recipe,
 }
 
 
