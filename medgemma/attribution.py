@@ -118,6 +118,11 @@ _NO_CLAIM = re.compile(r"^\W*i\s*(can ?not|can't|cant|won't|will not|am (not|una
 _stemmer = PorterStemmer()
 
 
+def abstains(text: str) -> bool:
+    """Whether `text` says the sources do not answer ("The provided sources do not cover this question.")."""
+    return bool(_ABSTAIN.search(citations.strip(text or "")))
+
+
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     return _stemmer.stem(word)

@@ -25,7 +25,8 @@ from medgemma.train import provenance  # noqa: E402
 from medgemma.train import trainer as T  # noqa: E402
 from medgemma.train.examples import Example  # noqa: E402
 from medgemma.train.loss import completion_loss  # noqa: E402
-from medgemma.train.model import load_model, load_tokenizer  # noqa: E402
+from medgemma.train.methods import sft  # noqa: E402
+from medgemma.train.model import load_model, load_tokenizer, lora_config  # noqa: E402
 from medgemma.train.progress import read_log  # noqa: E402
 from medgemma.train.records import to_records, tokenize_records  # noqa: E402
 
@@ -139,7 +140,8 @@ def test_fast_loss_equals_the_plain_loss(tiny: Path, tmp_path: Path) -> None:
     tok = load_tokenizer(str(tiny), True)
     rows, _ = tokenize_records(tok, to_records(examples(6)), 1024)
     plan = plan_device("cpu")
-    trainer = T.make_trainer(cfg, load_model(str(tiny), True, plan, cfg), tok, rows, [], plan, tmp_path / "ck")
+    trainer = sft.make_trainer(cfg, load_model(str(tiny), True, plan, cfg), tok, rows, [], plan, tmp_path / "ck",
+                               peft_config=lora_config(cfg))
     batch = next(iter(trainer.get_train_dataloader()))
     assert (batch["attention_mask"] == 0).any()  # rows of different lengths: padding is in the batch
     model = trainer.model
@@ -215,7 +217,10 @@ def test_provenance_and_log(trained: tuple[T.TrainResult, list[dict]], tiny: Pat
     assert prov["config"] == cfg_for(tiny).to_dict()
     assert prov["data"]["examples"] == {"train": 6, "val": 2} and prov["data"]["leakage"]["matches"] == 0
     assert {"torch", "transformers", "peft", "trl"} <= set(prov["versions"])
-    assert prov["device"] == {"device": "cpu", "precision": "fp32", "quantization": "none"}
+    from medgemma.train.model import cpu_computes_bf16
+
+    expected = "bf16-mixed" if cpu_computes_bf16() else "fp32"  # precision 'auto': bf16 where the CPU has it
+    assert prov["device"] == {"device": "cpu", "precision": expected, "quantization": "none"}
     res = prov["results"]
     assert res["steps"] == 2 and res["tokens_seen"] > 0
     assert res["train_loss"] > 0 and res["eval_loss"] > 0

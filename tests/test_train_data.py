@@ -493,7 +493,7 @@ def test_grounded_on_medquad_training_questions(small_index):
 
 
 def test_registry():
-    assert set(RECIPES) == {"pubmedqa", "medquad", "grounded", "clinical-errors"}
+    assert set(RECIPES) == {"pubmedqa", "medquad", "grounded", "clinical-errors", "grounded-pairs"}
     with pytest.raises(InputError, match="Known recipes"):
         build_recipe("mystery")
     with pytest.raises(InputError, match="takes no index"):

@@ -31,7 +31,8 @@ _GENERAL_LIMIT = _rx(r"\b(do not|don't|never|no more than|not exceed|must not|sh
                      r"exceed\w*|label|leaflet)\b")
 
 
-def _is_dosing(sentence: str) -> bool:
+def is_dosing(sentence: str) -> bool:
+    """Whether a sentence tells the reader an amount of a medicine to take."""
     return bool(_DOSE.search(sentence) and _INSTRUCTION.search(sentence) and not _GENERAL_LIMIT.search(sentence))
 
 
@@ -59,7 +60,7 @@ def check_answer(text: str, passages: Sequence[Passage], strict: bool = True) ->
             if sentence.strip() == DOSING_NOTE:  # our own note, from an earlier check
                 out.append(sentence + gap)
                 continue
-            if _is_dosing(sentence):
+            if is_dosing(sentence):
                 dosed = True
                 if not (out and out[-1].rstrip() == DOSING_NOTE):  # one note stands for a run of them
                     out.append(DOSING_NOTE + gap)

@@ -17,6 +17,7 @@ from ..errors import InputError
 
 QUANTIZATIONS = ("none", "4bit", "8bit")
 PRECISIONS = ("auto", "fp32", "bf16")
+METHODS = ("sft", "dpo", "grpo", "distill")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULERS = ("linear", "cosine", "constant")
 PROMPT_STYLES = ("chat", "document", "fewshot")
@@ -35,6 +36,18 @@ def _help(text: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
 class TrainConfig:
     """One LoRA fine-tuning run: the model, the data, the adapter's shape and the optimisation schedule."""
 
+    # -- method ----------------------------------------------------------------------------------------
+    method: str = _help("How the adapter learns: 'sft' (imitate the answers), 'dpo' (prefer the chosen answer of "
+                        "each pair over the rejected one), 'grpo' (sample answers and reward the checkable ones; a "
+                        "GPU path) or 'distill' (match a teacher model's next-token distributions).", "sft")
+    init_adapter: str = _help("Start from this trained adapter (a folder, or a name under adapters/): its LoRA "
+                              "weights train further and, for dpo and grpo, a frozen copy is the reference.", "")
+    beta: float = _help("dpo / grpo: how strongly the model is held near its reference (KL weight).", 0.1)
+    num_generations: int = _help("grpo: answers sampled per question and compared with each other.", 4)
+    max_completion_length: int = _help("grpo: longest sampled answer, in tokens.", 192)
+    teacher_model: str = _help("distill: the teacher, a local folder or Hub id with the student's vocabulary.", "")
+    kd_temperature: float = _help("distill: softmax temperature of teacher and student (higher = softer).", 2.0)
+    kd_alpha: float = _help("distill: weight of the distillation loss; the rest is the usual answer loss.", 0.5)
     # -- model -----------------------------------------------------------------------------------------
     base_model: str = _help("Model to adapt: a local folder or Hub id; empty means the embedded Gemma 3 270M.", "")
     device: str = _help("Where to train: 'auto' picks a CUDA GPU when there is one, else Apple MPS, else the CPU.",
@@ -131,6 +144,20 @@ class TrainConfig:
             yield "limit must be 0 (all) or more."
         if not 0.0 <= self.val_fraction < 1.0:
             yield f"val_fraction must be at least 0 and below 1 (got {self.val_fraction})."
+        if self.method not in METHODS:
+            yield f"method must be one of {', '.join(METHODS)} (got {self.method!r})."
+        if self.method == "distill" and not self.teacher_model:
+            yield "method 'distill' needs a teacher_model."
+        if not (self.beta >= 0 and math.isfinite(self.beta)):
+            yield f"beta must be 0 or more (got {self.beta})."
+        if self.num_generations < 2:
+            yield f"num_generations must be at least 2: grpo compares answers with each other (got {self.num_generations})."
+        if self.max_completion_length < 1:
+            yield f"max_completion_length must be at least 1 (got {self.max_completion_length})."
+        if not (self.kd_temperature > 0 and math.isfinite(self.kd_temperature)):
+            yield f"kd_temperature must be above 0 (got {self.kd_temperature})."
+        if not 0.0 <= self.kd_alpha <= 1.0:
+            yield f"kd_alpha must be between 0 and 1 (got {self.kd_alpha})."
         if self.precision not in PRECISIONS:
             yield f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})."
         if self.lora_r < 1:

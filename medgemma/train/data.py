@@ -26,10 +26,10 @@ from ..textclean import json_loads
 from ..errors import InputError, require
 from ..prompts import build_messages, render
 from ..types import Message, Passage
-from .examples import Example, normalize_question, question_of
+from .examples import Example, Pair, normalize_question, question_of
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
-FORMATS = ("auto", "instruction", "qa", "chat")
+FORMATS = ("auto", "instruction", "qa", "chat", "preference")
 ROLES = ("system", "user", "assistant")
 
 
@@ -161,11 +161,12 @@ def _dataset_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _detect(row: Mapping[str, Any], where: str) -> str:
-    for key, kind in (("messages", "chat"), ("instruction", "instruction"), ("question", "qa")):
+    for key, kind in (("chosen", "preference"), ("messages", "chat"), ("instruction", "instruction"),
+                      ("question", "qa")):
         if row.get(key) not in (None, ""):
             return kind
     raise InputError(f"{where}: cannot tell the record's format: give 'instruction' and 'output', 'question' and "
-                     f"'answer', or 'messages' (it has {', '.join(map(str, row)) or 'no fields'}).")
+                     f"'answer', 'messages', or 'prompt', 'chosen' and 'rejected' (it has {', '.join(map(str, row)) or 'no fields'}).")
 
 
 def _required(row: Mapping[str, Any], key: str, where: str) -> str:
@@ -263,12 +264,21 @@ def _record_example(row: dict[str, Any], where: str, fmt: str, base: Path, defau
         messages, answer = _chat_messages(row, where, base)
         _, label, tail = messages[-1]["content"].rpartition("Question:")
         question = tail.strip() if label else messages[-1]["content"]
+    elif kind == "preference":
+        question = _required(row, "prompt" if row.get("question") is None else "question", where)
+        answer = _required(row, "chosen", where)
+        rejected = _required(row, "rejected", where)
+        if rejected == answer:
+            raise InputError(f"{where}: 'chosen' and 'rejected' are the same answer: there is no preference.")
+        messages = build_messages(question, _context_passages(row, where, ex_id))
     else:
         raise InputError(f"Unknown training format {kind!r}; use one of {', '.join(FORMATS)}.")
     if images:
         messages[-1]["images"] = list(messages[-1].get("images", [])) + images
         meta["image_file"] = images[0]
     meta["question"] = question
+    if kind == "preference":
+        return Pair(ex_id, tuple(messages), answer, meta, rejected=rejected)
     return Example(ex_id, tuple(messages), answer, meta)
 
 

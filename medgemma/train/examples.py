@@ -25,6 +25,13 @@ class Example:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Pair(Example):
+    """A preference pair: `answer` is the chosen answer to `messages`, `rejected` the one to prefer it over."""
+
+    rejected: str = ""
+
+
 def normalize_question(text: str) -> str:
     """Lower case, punctuation removed, single spaces: "What is (are) X ?" and "what is are x" are one question."""
     return " ".join(re.sub(r"[^\w\s]|_", " ", text.lower()).split())

@@ -5,6 +5,7 @@ answer. Distractors come from an index (`SearchesPassages`); a judge keeps out t
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import warnings
@@ -359,7 +360,8 @@ def grounded_recipe(
     Evaluation items are left out (MedQuAD's held-out split, PubMedQA's test ids, K-QA questions), and
     passages titled with an evaluation question are not used as distractors. `limit` keeps a seeded sample
     of the questions, in input order. meta: source, category, question, grounded ("answer" / "no_answer"),
-    gold_position (1-based; "" for no-answer), gold_id, n_passages, passage_ids.
+    gold_position (1-based; "" for no-answer), gold_id, n_passages, passage_ids, passages (JSON: title and
+    text of each passage as shown, for the preference pairs and the GRPO reward).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(f"k must be a positive whole number, not {k!r}.")
@@ -414,6 +416,7 @@ def grounded_recipe(
             passages.insert(position, gold.passage)
             answer = " ".join(citations.cite(s, [position + 1]) for s in gold.sentences)
             meta |= {"grounded": "answer", "gold_position": str(position + 1), "gold_id": gold.passage.id}
-        meta |= {"n_passages": str(len(passages)), "passage_ids": ",".join(p.id for p in passages)}
+        meta |= {"n_passages": str(len(passages)), "passage_ids": ",".join(p.id for p in passages),
+                 "passages": json.dumps([{"title": p.title, "text": p.text} for p in passages], ensure_ascii=False)}
         examples.append(Example(f"grounded-{gold.id}", tuple(build_messages(gold.question, passages)), answer, meta))
     return examples

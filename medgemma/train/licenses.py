@@ -19,6 +19,6 @@ GROUNDED = "those of its question sources (listed below) and of the index its di
 def license_of(name: str) -> str:
     """The license of the data set a file or recipe `name` names ("" when it names none known)."""
     low = name.lower().replace("_", "-")  # "clinical_errors_train.jsonl" names the clinical-errors set
-    if low == "grounded":
+    if low in ("grounded", "grounded-pairs"):
         return GROUNDED
     return next((f"{lic} ({url})" for key, (_, lic, url) in DATA_LICENSES.items() if key in low), "")

@@ -3,6 +3,7 @@ every run, with evaluation items left out (`sources`).
 
 - pubmedqa: yes/no/maybe questions answered from their own abstract ("Yes. <conclusion> [1]. ...").
 - medquad: consumer questions answered without sources (the no-context prompt).
+- grounded-pairs (`preferences.py`): the grounded examples as preference pairs for DPO.
 - grounded (`grounded.py`): a question with its gold passage hidden among retrieved distractors, answered by
   quoting the gold with its citation number; a fraction get distractors only and learn to say the sources do
   not answer.
@@ -25,6 +26,7 @@ from .licenses import license_of
 from .provenance import sha256_path
 from .clinical import clinical_errors_recipe
 from .grounded import grounded_recipe
+from .preferences import grounded_pairs_recipe
 from .sources import (
     DECISIONS,
     abstract,
@@ -101,7 +103,9 @@ RECIPES: dict[str, Callable[..., list[Example]]] = {
     "medquad": medquad_recipe,
     "grounded": grounded_recipe,
     "clinical-errors": clinical_errors_recipe,
+    "grounded-pairs": grounded_pairs_recipe,
 }
+NEEDS_INDEX = frozenset({"grounded", "grounded-pairs"})  # their distractors come from an index
 
 
 def build_recipe(name: str, **kwargs: Any) -> list[Example]:
@@ -112,12 +116,12 @@ def build_recipe(name: str, **kwargs: Any) -> list[Example]:
     recipe = RECIPES.get(name)
     if recipe is None:
         raise InputError(f"Unknown training recipe {name!r}. Known recipes: {', '.join(RECIPES)}.")
-    if name == "grounded" and kwargs.get("retriever") is None:
+    if name in NEEDS_INDEX and kwargs.get("retriever") is None:
         from ..config import AppConfig
         from ..rag.indexes import open_index
 
         kwargs["retriever"] = open_index(str(kwargs.pop("index", "default")), AppConfig.from_env())
-    elif name != "grounded" and "index" in kwargs:
+    elif name not in NEEDS_INDEX and "index" in kwargs:
         raise InputError(f"The {name} recipe takes no index.")
     return recipe(**kwargs)
 

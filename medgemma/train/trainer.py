@@ -1,14 +1,14 @@
-"""LoRA fine-tuning of a Gemma model on question → answer examples, with TRL's SFTTrainer: the run itself.
+"""LoRA fine-tuning of a Gemma model: the run itself, the same for every method (`methods`: SFT, DPO, GRPO,
+distillation), which only says how examples become rows and which TRL trainer trains on them.
 
-Each example becomes a prompt and a completion (`records`), the loss is on the completion only (`loss`), and the
-run lives in `adapters/<output_name>/`:
+The run lives in `adapters/<output_name>/`:
 
 - `checkpoints/` — Trainer checkpoints every `save_steps` (the last two are kept), so a stopped run resumes;
 - `train_log.jsonl` — one JSON line per log event (`progress`; the UI tails it, so a page reload loses nothing);
 - at the end, each moved in by an atomic rename: `adapter_model.safetensors`, `adapter_config.json`, `provenance.json`
   (`provenance`), `dataset_stats.json` and a `README.md` adapter card.
 
-This module holds `train()`, the rules for resuming a run folder, and the SFTTrainer's settings. The base model
+This module holds `train()`, the rules for resuming a run folder, and training on from an adapter (`init_adapter`). The base model
 and its precision are in `model`, the dry-run estimates in `dry_run`. torch, transformers, peft, trl and datasets
 are imported inside the functions so `import medgemma` stays fast.
 """
@@ -30,13 +30,12 @@ from ..prompts import TURN_END
 from .config import TrainConfig
 from .data import dataset_stats, split_examples, write_stats
 from .dry_run import estimate as dry_run_estimate
-from .loss import trainer_class
+from .methods import method
 from .model import count_parameters, load_model, load_tokenizer, lora_config, precision_for, resolve_base
 from .progress import LOG_NAME, Progress, append_log, now, reporter, stop_requested
 
 from .provenance import build_provenance, check_leakage
 from .recipes import load_training_examples
-from .records import to_records, tokenize_records
 
 CHECKPOINTS = "checkpoints"
 RUN_CONFIG = "run_config.json"  # in checkpoints/: the settings the checkpoints were trained with
@@ -68,83 +67,6 @@ def split(examples: Sequence[Any], cfg: TrainConfig) -> tuple[list[Any], list[An
     train_part, val_part = split_examples(list(examples), val_fraction=cfg.val_fraction, stratify=cfg.stratify,
                                           seed=cfg.seed)
     return list(train_part), list(val_part)
-
-
-# --- the SFTTrainer ----------------------------------------------------------------------------------------
-
-
-def sft_args(cfg: TrainConfig, plan: Any, out_dir: Path, has_val: bool) -> Any:
-    """The SFTConfig for `cfg` on `plan`'s device: checkpoints into `out_dir`, evaluation only with a validation set."""
-    from trl import SFTConfig
-
-    prec = precision_for(plan, cfg.precision)
-    scheduler = cfg.lr_scheduler
-    if scheduler == "constant" and cfg.warmup_ratio > 0:
-        scheduler = "constant_with_warmup"
-    return SFTConfig(
-        output_dir=str(out_dir),
-        per_device_train_batch_size=cfg.per_device_batch_size,
-        per_device_eval_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        lr_scheduler_type=scheduler,
-        # transformers 5 dropped `warmup_ratio`: a float below 1 in `warmup_steps` is that ratio.
-        warmup_steps=cfg.warmup_ratio,
-        logging_strategy="steps",
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=SAVE_TOTAL_LIMIT,
-        save_only_model=False,  # the optimizer and scheduler state are what make resuming exact
-        # (transformers 5 has no `save_safetensors` switch any more: weights are always saved as safetensors.)
-        eval_strategy="steps" if has_val else "no",
-        eval_steps=cfg.eval_steps if has_val else None,
-        prediction_loss_only=True,  # evaluation needs the loss only: no logits are gathered
-        include_num_input_tokens_seen="non_padding",
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        # TRL defaults bf16=True (also on the CPU) and gradient checkpointing on: both are set explicitly.
-        bf16=prec.bf16,
-        fp16=prec.fp16,
-        use_cpu=plan.device == "cpu",
-        # transformers 5.23 renamed gradient_checkpointing to activation_checkpointing (the old name warns);
-        # setting the new name also overrides TRL's default of True for the old one.
-        activation_checkpointing=cfg.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=plan.device == "cuda",
-        # The rows are tokenized and truncated already (records.tokenize_records, prompt side only), so TRL's
-        # keep_start truncation never cuts; it still bounds packing.
-        max_length=cfg.max_seq_length,
-        packing=cfg.packing,
-        completion_only_loss=True,  # labels from our completion_mask column: loss on the answer only
-        dataset_num_proc=None,
-        remove_unused_columns=True,
-    )
-
-
-def make_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_rows: list[dict], val_rows: list[dict],
-                 plan: Any, out_dir: Path, callbacks: Sequence[Any] = ()) -> Any:
-    """The SFTTrainer for already tokenized rows (input_ids + completion_mask); LoRA is added by TRL."""
-    from datasets import Dataset
-
-    cls = trainer_class()
-    train_ds = Dataset.from_list(train_rows)
-    val_ds = Dataset.from_list(val_rows) if val_rows else None
-    trainer = cls(model=model, args=sft_args(cfg, plan, out_dir, val_ds is not None), train_dataset=train_ds,
-                  eval_dataset=val_ds, processing_class=tokenizer, peft_config=lora_config(cfg),
-                  callbacks=list(callbacks))
-    trainer.fast_loss = cfg.fast_loss
-    # With disable_tqdm the Trainer prints every log dict to stdout; progress goes through our callback instead.
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)
-    return trainer
 
 
 # --- the run folder --------------------------------------------------------------------------------------
@@ -215,6 +137,31 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
     return None
 
 
+def start_adapter(cfg: TrainConfig, adapters_dir: Path) -> Path | None:
+    """The adapter folder `cfg.init_adapter` names (a path, or a name under `adapters_dir`), or None."""
+    if not cfg.init_adapter:
+        return None
+    given = Path(cfg.init_adapter).expanduser()
+    folder = given if given.is_dir() else Path(adapters_dir) / cfg.init_adapter
+    if not (folder / "adapter_config.json").is_file() or not (folder / ADAPTER_FILES[0]).is_file():
+        raise InputError(f"init_adapter {cfg.init_adapter!r}: {folder} holds no trained adapter "
+                         f"({', '.join(ADAPTER_FILES)}).")
+    if folder.resolve() == (Path(adapters_dir) / cfg.output_name).resolve():
+        raise InputError("init_adapter and output_name are the same folder: the run would overwrite where it "
+                         "starts from. Choose another output_name.")
+    return folder
+
+
+def with_adapter(model: Any, folder: Path, trainable: bool) -> Any:
+    """`model` with the LoRA adapter in `folder` (safetensors) loaded, trainable or frozen."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=trainable)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"The adapter in {folder} does not fit this base model: {exc}") from exc
+
+
 def answer_end(tokenizer: Any, choice: str) -> str:
     """The text that closes each answer: the tokenizer's end-of-text token, or Gemma's end-of-turn marker."""
     if choice == "end_of_turn":
@@ -271,15 +218,18 @@ def train(
     train_part, val_part = split(examples, cfg)
     tokenizer = load_tokenizer(model_id, local)
     end = answer_end(tokenizer, cfg.answer_end)
-    train_rows, tok_info = tokenize_records(tokenizer, to_records(train_part, cfg.prompt_style, end),
-                                            cfg.max_seq_length)
-    val_rows, val_info = tokenize_records(tokenizer, to_records(val_part, cfg.prompt_style, end), cfg.max_seq_length)
+    how = method(cfg.method)
+    start = start_adapter(cfg, adapters_dir)
+    train_rows, tok_info = how.rows(cfg, tokenizer, train_part, end)
+    val_rows, val_info = how.rows(cfg, tokenizer, val_part, end)
     if not train_rows:
         raise InputError(f"No training example fits in max_seq_length={cfg.max_seq_length} tokens "
                          "(their answers alone are longer): raise max_seq_length.")
     stats = dataset_stats(train_part, val_part, tokenizer, stratify=cfg.stratify)
     examples_info = {"train": len(train_part), "val": len(val_part), "source": source}
     if dry_run:
+        if cfg.method != "sft":
+            raise InputError("The dry run estimates SFT runs only; run the method itself for a few steps instead.")
         metrics = dry_run_estimate(cfg, folder, model_id, local, plan, tokenizer, train_rows, val_rows,
                                    tok_info | {"val": val_info}, examples_info, stats)
         return TrainResult(folder=folder, metrics=metrics, steps=0, finished=False)
@@ -294,10 +244,18 @@ def train(
     if stop_requested(stop):
         return TrainResult(folder=folder, metrics={"stopped_early": "stop"}, steps=0, finished=False)
 
-    count_parameters(model_id, local, cfg)  # fails early, and clearly, on target_modules the model lacks
     model = load_model(model_id, local, plan, cfg)
+    peft_config, ref_model = None, None
+    if start is None:
+        count_parameters(model_id, local, cfg)  # fails early, and clearly, on target_modules the model lacks
+        peft_config = lora_config(cfg)
+    else:
+        model = with_adapter(model, start, trainable=True)
+        if cfg.method == "dpo":  # the reference is where this run starts: base + the starting adapter
+            ref_model = with_adapter(load_model(model_id, local, plan, cfg), start, trainable=False).merge_and_unload()
     callback = reporter(log_path, progress, stop, cfg.target_loss)
-    trainer = make_trainer(cfg, model, tokenizer, train_rows, val_rows, plan, ckpt_dir, [callback])
+    trainer = how.make_trainer(cfg, model, tokenizer, train_rows, val_rows, plan, ckpt_dir, [callback],
+                               peft_config=peft_config, ref_model=ref_model)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     # Resuming reads optimizer.pt, scheduler.pt and rng_state.pth: transformers 5.23 loads each of them with

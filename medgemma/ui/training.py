@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from ..config import field_help, shown_path
 from ..errors import MedGemmaError
 from ..train import jobs
-from ..train.config import TrainConfig
+from ..train.config import METHODS, TrainConfig
 from ..train.recipes import RECIPES
 from ..runtime import Runtime
 from .guard import Guard
@@ -43,6 +43,10 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
                           info=HELP["base_model"])
         quantization = gr.Dropdown(["none", "4bit", "8bit"], value="none", label="Quantization",
                                    info=HELP["quantization"])
+    with gr.Row():
+        method = gr.Dropdown(list(METHODS), value=defaults.method, label="Method", info=HELP["method"])
+        init_adapter = gr.Textbox(value="", label="Start from adapter", placeholder="(a new adapter)",
+                                  info=HELP["init_adapter"])
     with gr.Row():
         source = gr.Radio(["recipe", "upload", "path"], value="recipe", label="Training data",
                           info="A built-in recipe over the public data sets, a file you upload, or a path here.")
@@ -77,11 +81,13 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
     tail = gr.Textbox(label="Output (last lines)", lines=10, max_lines=10, autoscroll=True)
     timer = gr.Timer(2.0)
 
-    def launch(resume: bool, name_: str, base_: str, quant: str, source_: str, recipe_: str, limit_: float | None,
-               upload_: str | None, path_: str, packing_: bool, target_: float | None, *numbers: float) -> tuple[Any, str]:
+    def launch(resume: bool, name_: str, base_: str, quant: str, method_: str, init_: str, source_: str,
+               recipe_: str, limit_: float | None, upload_: str | None, path_: str, packing_: bool,
+               target_: float | None, *numbers: float) -> tuple[Any, str]:
         try:
             cfg = TrainConfig(output_name=(name_ or "").strip(), base_model=(base_ or "").strip(),
-                              quantization=quant, packing=bool(packing_),
+                              quantization=quant, method=method_ or "sft", init_adapter=(init_ or "").strip(),
+                              packing=bool(packing_),
                               target_loss=float(target_) if target_ else None,
                               **{k: _number(getattr(defaults, k), v) for k, v in zip(FORM, numbers)})
             folder = jobs.job_folder(adapters_dir, cfg.output_name)
@@ -117,7 +123,7 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
             return str(exc), None, ""
         return _state_line(st), _loss_figure(st.log), st.tail
 
-    inputs = [name, base, quantization, source, recipe, limit, upload, path, packing, target, *fields_.values()]
+    inputs = [name, base, quantization, method, init_adapter, source, recipe, limit, upload, path, packing, target, *fields_.values()]
     start.click(start_run, inputs, [job, message], api_visibility="private")
     over.click(start_over, inputs, [job, message], api_visibility="private")
     stop.click(halt, job, message, api_visibility="private")
