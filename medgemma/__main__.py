@@ -134,6 +134,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from . import lineage
+
+    cfg = AppConfig.from_env()
+    subject = resolve_subject(args.target, cfg)
+    record = lineage.build(subject, cfg.runs_dir, cfg.exports_dir, cfg.adapters_dir)
+    print(f"Lineage of the {record['subject']['kind']} {subject}:")
+    for line in lineage.lines(record):
+        print(line)
+    print(f"Written to {lineage.write(record, Path(args.out) if args.out else subject)}")
+    return 0
+
+
+def resolve_subject(target: str, cfg: AppConfig) -> Path:
+    """An adapter or export folder from a path, an adapter name or an export name (adapters first)."""
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return path
+    for folder in (cfg.adapters_dir / target, cfg.exports_dir / target):
+        if "/" not in target and folder.is_dir():
+            return folder
+    raise InputError(f"{target!r} is neither a folder nor an adapter or export name; adapters live in "
+                     f"{cfg.adapters_dir}, exports in {cfg.exports_dir}.")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import Runtime
     from .ui.server import serve
@@ -219,6 +244,12 @@ def parser() -> argparse.ArgumentParser:
     _add_retrieval(p)
     _add_backend(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("lineage", help="Print and write the lineage of an adapter or an export: data, base model, "
+                                       "config, evaluations, exports and the git commit at each step.")
+    p.add_argument("target", metavar="ADAPTER_OR_EXPORT", help="An adapter name, or an adapter or export folder.")
+    p.add_argument("--out", help="Folder to write lineage.json to (default: the adapter's or export's own).")
+    p.set_defaults(func=cmd_lineage)
 
     from .train.cli import add_train_parser  # argparse only; the trainer loads when the command runs
 

@@ -205,8 +205,7 @@ class Access:
     # --- uploads -----------------------------------------------------------------------------------------
     def upload_folder(self, visitor: str) -> Path:
         """This visitor's own upload folder (named by a hash of their key, so keys never become paths)."""
-        name = hashlib.sha256(visitor.encode()).hexdigest()[:24]
-        folder = self.uploads_dir / name
+        folder = self._folder_of(visitor)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -234,6 +233,18 @@ class Access:
         tmp.replace(target)
         self.prune_uploads(keep=target)
         return target
+
+    def _folder_of(self, visitor: str) -> Path:
+        return self.uploads_dir / hashlib.sha256(visitor.encode()).hexdigest()[:24]
+
+    def delete_uploads(self, visitor: str) -> int:
+        """Delete every file `visitor` uploaded (their folder goes too); returns how many files went."""
+        folder = self._folder_of(visitor)
+        if not folder.is_dir():
+            return 0
+        files = [f for f in folder.iterdir() if f.is_file()]
+        shutil.rmtree(folder, ignore_errors=True)
+        return len(files)
 
     def prune_uploads(self, keep: Path | None = None) -> int:
         """Delete uploads older than `upload_max_age_minutes`, then the oldest until all fit `uploads_total_mb`

@@ -417,6 +417,7 @@ async def _complete(runtime: Runtime, access: Access, request: Request) -> Any:
         # An emergency or a refused request never reaches the model, so it does not wait for a turn.
         region = region_of(request.headers.get("accept-language", ""))  # the emergency number to give
         verdict = await run_in_threadpool(assistant.verdict, question, region)
+        runtime.questions.record("v1", question, verdict)
         hold.callback(await access.turns.acquire(not verdict.blocks_model))
         items = assistant.stream(question, history, k=req.k, rag=req.rag is not False, params=params, stop=stop,
                                  region=region)

@@ -160,6 +160,10 @@ class AppConfig:
     runs_dir: Path = _help("Folder holding evaluation runs.", ROOT / "runs")
     exports_dir: Path = _help("Folder holding exports, one subfolder per adapter.", ROOT / "exports")
     uploads_dir: Path = _help("Folder holding visitors' uploads, one subfolder per session.", ROOT / "uploads")
+    log_questions: bool = _help("Keep the text of each question (with its door and verdict, never who asked) in "
+                                "logs_dir for teaching review; off: no question text is kept anywhere.", False)
+    logs_dir: Path = _help("Folder of the question log (one JSONL file per day).", ROOT / "logs")
+    log_keep_days: int = _help("Days a question log file is kept before it is deleted.", 30)
     max_message_chars: int = _help("Longest question accepted.", 4000)
     triage_model: bool = _help("Run the learned triage model beside the safety rules, which stay as a floor; off: "
                                "the rules decide alone.", True)
@@ -171,6 +175,8 @@ class AppConfig:
             raise InputError(f"port must be between 1 and 65535, not {self.port}.")
         if not 1 <= self.max_message_chars <= 1_000_000:
             raise InputError("max_message_chars must be between 1 and 1000000.")
+        if not 1 <= self.log_keep_days <= 3650:
+            raise InputError("log_keep_days must be between 1 and 3650.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "AppConfig":
@@ -186,7 +192,7 @@ class AppConfig:
         access = _override(access, env, "MEDGEMMA_")
         top = {}
         for name in ("cache_dir", "indices_dir", "adapters_dir", "runs_dir", "exports_dir", "uploads_dir", "max_message_chars",
-                     "triage_model", "host", "port"):
+                     "triage_model", "host", "port", "log_questions", "logs_dir", "log_keep_days"):
             key = "MEDGEMMA_" + name.upper()
             if key in env:
                 top[name] = _convert(getattr(cfg, name), env[key], key)

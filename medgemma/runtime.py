@@ -16,6 +16,7 @@ from .assistant import Assistant
 from .backends import ChatBackend, load_backend
 from .config import AppConfig, BackendConfig
 from .errors import MedGemmaError
+from .question_log import QuestionLog
 from .rag.indexes import open_index
 from .rag.retriever import Retriever
 from .safety.triage import DEFAULT_DIR as TRIAGE_MODEL
@@ -42,6 +43,8 @@ class Runtime:
         self._assistant: Assistant | None = None
         self._lock = threading.Lock()
         self._load_error = ""
+        # The teaching-review log: every door records the questions it accepts here (off by default).
+        self.questions = QuestionLog(cfg.logs_dir, cfg.log_questions, cfg.log_keep_days)
         self._indexes: OrderedDict[str, Retriever] = OrderedDict()  # indexes opened for search, not answering
 
     @classmethod

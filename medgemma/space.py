@@ -1,7 +1,7 @@
 """A Hugging Face Space (Docker SDK) for the studio: the folder to push, and what the image builds ahead.
 
 `build_space` assembles a folder that can be pushed to a Space as it is: app.py, the medgemma package, the
-shipped adapter without its checkpoints, the Space's README and Dockerfile (from `space/`) and a
+shipped adapter without its checkpoints but with its lineage (`lineage.json`), the Space's README and Dockerfile (from `space/`) and a
 requirements.txt derived from the repository's, with the same pins. `prepare` runs inside the image build.
 Nothing here builds or runs the Docker image, and nothing talks to the Hub.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .config import ROOT, AppConfig
+from . import lineage
 from .errors import InputError
 from .files import atomic_folder, inventory
 
@@ -62,6 +63,8 @@ def build_space(out: Path, root: Path = ROOT, *, gpu: bool = False, force: bool 
         for rel in ("app.py", "space/.dockerignore", "LICENSE"):  # no LICENSE file: the README's metadata names it
             if (root / rel).is_file():
                 _copy_file(root / rel, tmp / Path(rel).name)
+        # The governance texts: the cards an admin's training or export writes there read the template.
+        _copy_tree(root / "docs" / "governance", tmp / "docs" / "governance", skip=())
         _copy_tree(root / "medgemma", tmp / "medgemma", skip=())
         for name in ADAPTERS:
             folder = root / "adapters" / name
@@ -69,6 +72,8 @@ def build_space(out: Path, root: Path = ROOT, *, gpu: bool = False, force: bool 
                 raise InputError(f"The adapter {name!r} is missing from {folder}; the Space ships it. "
                                  "Train it or restore it from git first.")
             _copy_tree(folder, tmp / "adapters" / name, skip=ADAPTER_SKIP)
+            # What the shipped adapter was made from, evaluated on and exported as (fails if a link is missing).
+            lineage.write(lineage.build(folder, root / "runs", root / "exports"), tmp / "adapters" / name)
         files = inventory(tmp, hidden=True)  # .dockerignore and .gitattributes are part of a Space
         manifest = {"format": 1, "variant": "gpu" if gpu else "cpu", "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     **_git(root), "files": files}

@@ -131,11 +131,14 @@ def embed(runtime: Runtime, texts: Any, admit: Admit = None) -> tuple[str, list[
     return embedder.name, vectors.tolist(), int(sum(embedder.count_tokens(list(texts))))
 
 
-def triage(runtime: Runtime, question: Any, region: str = "", admit: Admit = None) -> dict[str, Any]:
-    """The safety verdict on `question` alone (the rules, then the triage model; no chat model runs)."""
+def triage(runtime: Runtime, question: Any, region: str = "", door: str = "triage",
+           admit: Admit = None) -> dict[str, Any]:
+    """The safety verdict on `question` alone (the rules, then the triage model; no chat model runs); `door`
+    names the caller in the question log."""
     assistant = runtime.assistant()
     text = assistant.check_input(question)
     _admit(admit)
     verdict = assistant.verdict(text, region)
+    runtime.questions.record(door, text, verdict)
     return {"action": verdict.action, "category": verdict.category, "message": verdict.message,
             "model_would_answer": not verdict.blocks_model}

@@ -29,6 +29,7 @@ from tiny_gemma import build_lora, build_tiny_gemma  # noqa: E402
 from medgemma.errors import BackendError, InputError  # noqa: E402
 from medgemma.export import gguf_model  # noqa: E402
 from medgemma.export.card import SECTIONS, model_card  # noqa: E402
+from medgemma.files import sha256_file  # noqa: E402
 from medgemma.export.cli import add_export_parser, cmd_export, parse_formats  # noqa: E402
 from medgemma.export.gguf_lora import export_gguf_lora  # noqa: E402
 from medgemma.export.gguf_model import export_gguf, read_metadata  # noqa: E402
@@ -278,7 +279,7 @@ def test_model_card_has_every_section() -> None:
         for section in SECTIONS:
             assert section in text, (kind, section)
         assert "license: gemma" in text and "ai.google.dev/gemma/terms" in text
-        assert "Clinical decisions" in text and "MedQuAD" in text and "CC BY 4.0" in text
+        assert "clinical decisions" in text.lower() and "MedQuAD" in text and "CC BY 4.0" in text
         assert "no safety evaluation is recorded" in text
     with_safety = model_card(PROVENANCE, "gguf", evaluation={"medsafetybench refusal_rate": 0.93, "mcq accuracy": 0.4},
                              files={"lora": "medic-lora.gguf", "lora_base": "gemma-3-270m-q4_k_m.gguf"})
@@ -360,4 +361,7 @@ def test_cli_exports_and_verifies(tiny: Path, lora: Path, tmp_path: Path) -> Non
     assert check["passed"] and check["lora_delta_correlation"] >= 0.99
     assert [s["step"] for s in report["steps"]] == ["adapter", "gguf-lora", "push"]
     assert report["steps"][-1]["dry_run"] is True
+    # What lineage checks an export against: the adapter's weights then, and the commit.
+    assert report["adapter_sha256"] == sha256_file(lora / "adapter_model.safetensors")
+    assert "git_commit" in report
     assert cmd_export is args.func

@@ -70,13 +70,17 @@ def test_holds_the_app_and_the_adapter_and_nothing_else(built: tuple[Path, list[
     for rel in rels:
         parts = rel.split("/")
         assert parts[0] not in {"tests", ".venv", ".git", "cache", "indices", "runs", "exports", "uploads",
-                                "bench", "docs", "scripts", "space"}, rel
+                                "bench", "scripts", "space"}, rel
+        assert parts[0] != "docs" or parts[1] == "governance", rel
         assert "__pycache__" not in parts and "checkpoints" not in parts, rel
         assert not rel.endswith((".pyc", ".tmp")), rel
     adapter_files = {r for r in rels if r.startswith("adapters/")}
     assert adapter_files and all(r.startswith("adapters/grounded-270m/") for r in adapter_files)
     total = sum(p.stat().st_size for p in files)
     assert total < 60e6, f"{total / 1e6:.1f} MB"
+    record = json.loads((out / "adapters/grounded-270m/lineage.json").read_text())
+    assert record["adapter_sha256"] == sha256_file(out / "adapters/grounded-270m/adapter_model.safetensors")
+    assert record["base_model"]["sha256"] and record["data"]["recipe"]["name"] == "grounded"
 
 
 def test_package_is_a_byte_copy_and_manifest_matches(built: tuple[Path, list[Path]]) -> None:

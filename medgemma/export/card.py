@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..train.card import GEMMA_TERMS, cell, dataset_lines, fmt
+from ..lineage import from_provenance
+from ..lineage import lines as lineage_lines
+from ..train.card import GEMMA_TERMS, cell, dataset_lines, fmt, template_section
 from ..train.licenses import DATA_LICENSES
 
 KINDS = ("adapter", "merged", "gguf")
 SECTIONS = ("## Intended use", "## Out of scope: must not be used for", "## Base model and license",
-            "## Training data and licenses", "## Evaluation", "## Known limits", "## How to use")
+            "## Training data and licenses", "## Evaluation", "## Known limits", "## How to use", "## Lineage")
 SAFETY_WORDS = ("safety", "refusal", "refuse", "harm", "xstest", "medsafety", "injection", "bipia")
 LABELS = {"adapter": "LoRA adapter", "merged": "merged transformers model", "gguf": "GGUF for llama.cpp"}
 LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
@@ -98,12 +100,14 @@ def _usage(kind: str, name: str, base_id: str, files: dict[str, str]) -> list[st
 
 
 def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: dict[str, Any] | None = None,
-               checks: dict[str, Any] | None = None, files: dict[str, str] | None = None) -> str:
+               checks: dict[str, Any] | None = None, files: dict[str, str] | None = None,
+               lineage: dict[str, Any] | None = None) -> str:
     """Markdown model card for an export of `kind` ("adapter", "merged" or "gguf").
 
     `evaluation` (else provenance["evaluation"]) fills the evaluation table; `checks` adds the export
     verification figures; `files` names the GGUF files for the usage snippet ({"model": …} or
-    {"lora": …, "lora_base": …}).
+    {"lora": …, "lora_base": …}). `lineage` (a `medgemma.lineage` record) adds the Lineage section; without
+    it the section is built from the provenance alone.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -128,17 +132,11 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         "## Intended use",
         "",
-        "- Education and research: general, plain-language explanations of health topics, ideally grounded in "
-        "retrieved, cited sources (as MedGemma Studio does), and studying how fine-tuning changes a small model.",
-        "- Users are learners, teachers and researchers who can check the answers against reliable sources.",
+        *template_section("Intended use"),
         "",
         "## Out of scope: must not be used for",
         "",
-        "- **Clinical decisions of any kind**: diagnosis, treatment, dosing, triage, or advice about a particular "
-        "person. This is not a medical device and has not been validated clinically.",
-        "- Emergencies: anyone with urgent symptoms should call their local emergency number.",
-        "- A source of truth: answers can be wrong, outdated or invented, even when they cite sources.",
-        "- Anything the Gemma Prohibited Use Policy forbids.",
+        *template_section("Out of scope"),
         "",
         "## Base model and license",
         "",
@@ -166,11 +164,7 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         "## Known limits",
         "",
-        "- The base model is small; fine-tuning teaches style and format more than medical knowledge, and can make "
-        "answers sound more confident without making them more correct.",
-        "- Training questions come from research abstracts and consumer health pages: mostly English, mostly US "
-        "sources, of varying age; answers may not reflect current guidance or other countries' practice.",
-        "- Fine-tuning can weaken refusals of harmful requests; check the safety figures above.",
+        *template_section("Known limits"),
     ]
     if kind == "gguf":
         out.append("- Quantized files (q4_k_m and the like) trade some accuracy for size and speed; the export checks "
@@ -184,9 +178,9 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         *_usage(kind, name, base_id, files or {}),
         "",
-        "## Provenance",
+        "## Lineage",
         "",
-        f"- Trained {p.get('started', '?')} → {p.get('finished', '?')}; git commit `{p.get('git_commit') or '–'}`.",
+        *lineage_lines(lineage or from_provenance(p)),
         "- Libraries: " + (", ".join(f"{k} {v}" for k, v in vers.items()) or "not recorded") + ".",
         "",
     ]

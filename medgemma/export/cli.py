@@ -15,6 +15,7 @@ of the base for checking the LoRA) are built in a hidden work folder when not as
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -160,6 +161,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from ..config import AppConfig
     from ..prompts import build_messages
+    from .. import lineage
+    from ..eval.runner import git_commit
     from .card import model_card
     from ..files import atomic_folder, atomic_write_text, publish
     from .gguf_lora import export_gguf_lora
@@ -176,6 +179,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     provenance = read_provenance(adapter)
     provenance.setdefault("adapter", adapter.name)
     name = str(provenance["adapter"])
+    # The cards carry the adapter's lineage (data, base model, evaluations, commits); this export's own checks
+    # are in their own section, so other exports are left out.
+    traced = lineage.build(adapter, app.runs_dir, None) if (adapter / "provenance.json").is_file() else None
+    card = functools.partial(model_card, lineage=traced)
     out = Path(args.out) if getattr(args, "out", None) else app.exports_dir / name
     quants = [f for f in formats if f in QTYPES]
     need_merged = any(f in formats for f in ("merged", "gguf", "onnx")) or bool(quants)
@@ -207,7 +214,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                     for f in ADAPTER_FILES:
                         if (adapter / f).is_file():
                             shutil.copy2(adapter / f, tmp / f)
-                    (tmp / "README.md").write_text(model_card(provenance, "adapter"), encoding="utf-8")
+                    (tmp / "README.md").write_text(card(provenance, "adapter"), encoding="utf-8")
                 run.step("adapter", t0, folder=str(out / "adapter"))
             elif step == "merged":
                 merge_adapter(base, adapter, merged, args.dtype)
@@ -279,17 +286,18 @@ def cmd_export(args: argparse.Namespace) -> int:
                 run.step("push", t0, **_push(args, out, say))
             if step == "merged" and "merged" in formats:
                 publish(atomic_write_text(merged / "README.md",
-                                     model_card(provenance, "merged", checks=_only(run.checks, "merged"))))
+                                     card(provenance, "merged", checks=_only(run.checks, "merged"))))
             if step in ("gguf", "gguf-lora", *QTYPES) and gguf_dir.is_dir():
                 # Rewritten after each GGUF step, so the card lists every file and check before a push.
-                publish(atomic_write_text(gguf_dir / "README.md", model_card(
+                publish(atomic_write_text(gguf_dir / "README.md", card(
                     provenance, "gguf", checks=_gguf_checks(run.checks), files=gguf_files)))
             bar.update(1)
     finally:
         bar.close()
         shutil.rmtree(run.work, ignore_errors=True)
-        report = {"adapter": str(adapter), "base": str(base) if base else None, "formats": formats,
-                  "steps": run.steps, "checks": run.checks}
+        report = {"adapter": str(adapter), "adapter_sha256": lineage.adapter_hash(adapter),
+                  "base": str(base) if base else None, "formats": formats, "steps": run.steps, "checks": run.checks,
+                  "git_commit": git_commit() or None}
         publish(atomic_write_text(out / "export_report.json", json.dumps(report, indent=2, default=str) + "\n"))
     failed = [k for k, v in run.checks.items() if isinstance(v, dict) and v.get("passed") is False]
     print(f"Export of {name} in {out}: {len(run.steps)} steps; "

@@ -8,14 +8,36 @@ the card can be rebuilt at any time, e.g. after an evaluation adds an "evaluatio
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
+from .. import lineage
+from ..errors import InputError
 from .licenses import DATA_LICENSES
 
 GEMMA_TERMS = "Gemma Terms of Use, https://ai.google.dev/gemma/terms (and the Gemma Prohibited Use Policy)"
 CONFIG_ROWS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quantization", "max_seq_length",
                "learning_rate", "epochs", "max_steps", "per_device_batch_size", "gradient_accumulation_steps",
                "warmup_ratio", "lr_scheduler", "packing", "prompt_style", "val_fraction", "seed", "target_loss")
+
+
+# The fixed sections every card says (intended use, out of scope, known limits), kept with the governance docs.
+TEMPLATE = Path(__file__).resolve().parents[2] / "docs" / "governance" / "model_card_template.md"
+
+
+def template_section(title: str, template: Path | None = None) -> list[str]:
+    """The lines of section `## title` of the model card template, or InputError naming what is missing."""
+    path = template or TEMPLATE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"The model card template {path} cannot be read ({exc.strerror}); restore "
+                         "docs/governance/model_card_template.md.") from None
+    found = re.search(rf"^## {re.escape(title)}[ \t]*\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    if not found or not found.group(1).strip():
+        raise InputError(f"The model card template {path} has no '## {title}' section.")
+    return found.group(1).strip().splitlines()
 
 
 def fmt(value: Any) -> str:
@@ -85,19 +107,13 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         "A low-rank adapter (LoRA) trained with MedGemma Studio. Load it with the hf backend "
         f"(`--backend hf --adapter {name}`) on top of the base model below.",
         "",
-        "## What it is for",
+        "## Intended use",
         "",
-        "Medical **education** and research on small language models: answering general questions about health "
-        "topics in plain language, with the app's retrieved, cited sources. It was trained on a few public "
-        "question-answer data sets and is meant for studying how fine-tuning changes a small model.",
+        *template_section("Intended use"),
         "",
-        "## What it must not be used for",
+        "## Out of scope: must not be used for",
         "",
-        "- **Not for clinical decisions**: not for diagnosis, treatment, dosing, triage or any advice about a "
-        "particular person. It is not a medical device and has not been validated clinically.",
-        "- Not as a source of truth: answers can be wrong, outdated or invented, even when they cite sources.",
-        "- Not for emergencies: anyone with urgent symptoms should call their local emergency number.",
-        "- Not for uses the Gemma Prohibited Use Policy forbids.",
+        *template_section("Out of scope"),
         "",
         "## Base model",
         "",
@@ -147,18 +163,13 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         "",
         "## Known limits",
         "",
-        "- The base model is small; fine-tuning teaches style and format more than medical knowledge, and it can "
-        "make the model sound more confident without making it more correct.",
-        "- Training questions come from research abstracts (PubMedQA) and consumer health pages (MedQuAD): "
-        "mostly English, mostly US sources, of varying age; answers may not reflect current guidance or other "
-        "countries' practice.",
+        *template_section("Known limits"),
         "- A lower loss is not a better doctor: check evaluation results, including refusals of harmful "
         "requests, which fine-tuning can weaken.",
-        "- Validation loss is measured on held-out examples of the same data sets, not on new kinds of questions.",
         "",
-        "## Provenance",
+        "## Lineage",
         "",
-        f"- Trained {p.get('started', '?')} → {p.get('finished', '?')}; git commit `{p.get('git_commit') or '–'}`.",
+        *lineage.lines(lineage.from_provenance(p)),
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in vers.items()
                                     if k in ("torch", "transformers", "peft", "trl", "accelerate", "datasets")),
         "- Full details: `provenance.json`, `dataset_stats.json` and `train_log.jsonl` beside this file.",

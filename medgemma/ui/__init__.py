@@ -21,7 +21,7 @@ PUBLIC_NOTE = ("This is a public demo: chat freely (a few questions a minute eac
 def build_ui(runtime: Runtime, access: Access | None = None) -> gr.Blocks:
     """The full app: a header, then the chat, evaluation, training and export tabs."""
     guard = Guard(access or Access(runtime.cfg.access, runtime.cfg.uploads_dir))
-    with gr.Blocks(title=TITLE, fill_width=False, delete_cache=cache_lifetime(runtime)) as demo:
+    with gr.Blocks(title=TITLE, fill_width=False, delete_cache=cache_lifetime(runtime), analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nAsk a medical question: the answer is written from trusted educational passages "
             "and cites them by number. For learning only, not for medical decisions."
@@ -43,12 +43,14 @@ def build_ui(runtime: Runtime, access: Access | None = None) -> gr.Blocks:
 def build_embed(runtime: Runtime, access: Access | None = None) -> gr.Blocks:
     """The iframe layout for teaching pages: the safety banner, the chat and its sources, sized for a column."""
     guard = Guard(access or Access(runtime.cfg.access, runtime.cfg.uploads_dir))
-    with gr.Blocks(title=TITLE, fill_width=True, delete_cache=cache_lifetime(runtime)) as demo:
+    with gr.Blocks(title=TITLE, fill_width=True, delete_cache=cache_lifetime(runtime), analytics_enabled=False) as demo:
         build_chat_tab(runtime, demo, guard, embed=True)
         gr.HTML('<div class="mg-embed-foot">Answers come from a small model and cite their sources; check them. '
                 'Educational use only.</div>')
     return demo
 
+
+# Gradio's usage statistics are off on every Blocks: nothing leaves the machine (docs/governance/privacy.md).
 
 def cache_lifetime(runtime: Runtime) -> tuple[int, int]:
     """Gradio's `delete_cache`: its copies of uploads and shown files go after the age uploads are kept."""

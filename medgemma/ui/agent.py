@@ -53,7 +53,7 @@ def build_agent(runtime: Runtime, access: Access) -> gr.Blocks:
         """
         final: dict[str, Any] = {}
         try:
-            async for update in answer_updates(runtime, guard, question, k, rag, request):
+            async for update in answer_updates(runtime, guard, question, k, rag, request, door="mcp"):
                 final = update
         except gr.Error as exc:
             raise ToolError(str(exc.message)) from None
@@ -87,7 +87,7 @@ def build_agent(runtime: Runtime, access: Access) -> gr.Blocks:
             JSON: action (answer, educate, urgent, emergency or refuse), category, message (what the app would show: an emergency number, a referral) and model_would_answer.
         """
         region = region_of(request.headers.get("accept-language", "")) if request is not None else ""
-        return await _call(guard, request, tools.triage, runtime, question, region)
+        return await _call(guard, request, tools.triage, runtime, question, region, "mcp-triage")
 
     async def list_indexes(request: gr.Request = None) -> str:  # type: ignore[assignment]
         """List the indexes of educational passages that search and ask can read. For education and research only, not medical advice.
@@ -97,7 +97,7 @@ def build_agent(runtime: Runtime, access: Access) -> gr.Blocks:
         """
         return await _call(guard, request, tools.indexes, runtime, counted=False)
 
-    with gr.Blocks(title="MedGemma Studio tools") as demo:
+    with gr.Blocks(title="MedGemma Studio tools", analytics_enabled=False) as demo:
         gr.Markdown(f"# MedGemma Studio: tools for agents\nAn MCP server (streamable HTTP) at `{MCP_PATH}` with the "
                     f"tools `ask`, `search`, `triage` and `list_indexes`.\n\n{LIMITS}")
         for fn in (ask, search, triage, list_indexes):

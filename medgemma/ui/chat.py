@@ -144,6 +144,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                                      elem_id="mg-image")
                     gr.Markdown("Read by multimodal models such as MedGemma 4B (transformers backend); a text-only "
                                 "model answers from the question alone and says so.")
+                    forget = gr.Button("Delete my uploads", size="sm", elem_id="mg-delete-uploads")
                 gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
             status = gr.Markdown("**Backend:** loading…", elem_id="mg-status", visible=not embed)
         if not embed:
@@ -185,6 +186,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
             images = [str(guard.access.keep_upload(visitor, upload, IMAGE_TYPES))] if upload else []
             region = region_of(request.headers.get("accept-language", "")) if request is not None else ""
             verdict = assistant.verdict(question, region)
+            runtime.questions.record("embed" if embed else "web", question, verdict)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
         shown: list[dict[str, Any]] = [*(past or []), {"role": "user", "content": question}]
@@ -274,6 +276,12 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                    concurrency_limit=cfg.access.chat_concurrency + cfg.access.queue_size, concurrency_id="chat",
                    api_visibility="private").then(show_status, None, status, api_visibility="private", queue=False)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
+    if not embed:
+        def delete_uploads(request: gr.Request) -> None:
+            gone = guard.access.delete_uploads(guard.visitor(request))
+            gr.Info(f"Deleted {gone} uploaded file{'s' if gone != 1 else ''} of yours from this server.")
+
+        forget.click(delete_uploads, None, None, queue=False, api_visibility="private")
     chatbot.clear(lambda: ([], sources_panel([]), safety_banner(safety.POLICY)), None, [past, sources, banner],
                   api_visibility="private")
     demo.load(show_status, None, status, api_visibility="private")
@@ -285,7 +293,7 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
                    request: gr.Request = None) -> AsyncIterator[dict[str, Any]]:  # type: ignore[assignment]
         """Answer one question as it is written: yields the reply so far ("final": false), then the checked
         reply with its citations and safety verdict ("final": true)."""
-        async for update in answer_updates(runtime, guard, question, k, rag, request):
+        async for update in answer_updates(runtime, guard, question, k, rag, request, door="gradio-api"):
             yield update
 
     async def ask(question: str, k: int = 4, rag: bool = True,
@@ -303,10 +311,11 @@ def build_chat_tab(runtime: Runtime, demo: gr.Blocks, guard: Guard, embed: bool 
 
 
 async def answer_updates(runtime: Runtime, guard: Guard, question: Any, k: Any, rag: Any,
-                         request: gr.Request | None) -> AsyncIterator[dict[str, Any]]:
+                         request: gr.Request | None, door: str) -> AsyncIterator[dict[str, Any]]:
     """The answer to one call of a programmatic door (the Gradio API's `ask` and `chat`, the MCP `ask`): the
     visitor's limits, the safety verdict, the one line for the model, then the assistant's stream, as dicts
-    (`{"answer", "final": False}` while it grows, then `reply_json` with `"final": True`). Errors are `gr.Error`."""
+    (`{"answer", "final": False}` while it grows, then `reply_json` with `"final": True`). Errors are `gr.Error`;
+    `door` names the door in the question log."""
     stop = StopSignal()
     # Keyed by address: a call to these endpoints chooses its own session, so a session counts nothing.
     visitor = guard.address(request)
@@ -321,8 +330,9 @@ async def answer_updates(runtime: Runtime, guard: Guard, question: Any, k: Any, 
         region = region_of(request.headers.get("accept-language", "")) if request is not None else ""
         with guard.access.one_at_a_time(visitor):
             # Emergencies and refusals never reach the model, so they do not wait for a turn at it.
-            blocked = (await run_in_threadpool(assistant.verdict, text, region)).blocks_model
-            release = await guard.access.turns.acquire(not blocked)
+            verdict = await run_in_threadpool(assistant.verdict, text, region)
+            runtime.questions.record(door, text, verdict)
+            release = await guard.access.turns.acquire(not verdict.blocks_model)
             async for item in iterate_in_threadpool(
                     assistant.stream(text, k=depth, rag=rag, stop=stop, region=region)):
                 if isinstance(item, Partial):
