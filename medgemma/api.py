@@ -327,21 +327,13 @@ def build_api(runtime: Runtime, access: Access) -> APIRouter:
     @router.post("/v1/chat/completions", tags=["api"], openapi_extra=_request_schema())
     async def chat_completions(request: Request) -> Any:
         """An answer from the sources, with citations; `stream: true` for server-sent events."""
-        try:
-            return await _complete(runtime, access, request)
-        except ApiError as exc:
-            return exc.response()
-        except MedGemmaError as exc:
-            return _failure(exc).response()
-        except Exception:  # noqa: BLE001 - the message is generic; the traceback goes to the server log
-            log.exception("chat completion failed")
-            return _internal().response()
+        return await _answering(_complete, runtime, access, request)
 
     return router
 
 
 async def _answering(handler: Callable[..., Any], runtime: Runtime, access: Access, request: Request) -> Any:
-    """Run `handler` and answer its errors in OpenAI's shape (as `chat_completions` does)."""
+    """Run `handler` and answer its errors in OpenAI's shape."""
     try:
         return await handler(runtime, access, request)
     except ApiError as exc:

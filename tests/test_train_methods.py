@@ -184,7 +184,8 @@ def test_grpo_runs_end_to_end_with_the_grounded_reward(tiny: Path, tmp_path: Pat
 
 def test_distillation_brings_the_student_toward_the_teacher(tiny: Path, tmp_path: Path) -> None:
     from medgemma.backends.hf import plan_device
-    from medgemma.train.methods.distill import answer_logits, kd_loss
+    from medgemma.train.loss import answer_logits
+    from medgemma.train.methods.distill import kd_loss
     from medgemma.train.model import load_model, load_tokenizer
     from medgemma.train.records import to_records, tokenize_records
     from peft import PeftModel

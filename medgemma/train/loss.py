@@ -26,6 +26,21 @@ def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any 
     import torch
     import torch.nn.functional as F
 
+    logits, targets = answer_logits(model, inputs)
+    loss_sum = F.cross_entropy(logits, targets, reduction="sum")
+    count = targets.numel()
+    denom = num_items_in_batch if num_items_in_batch is not None else count
+    loss = loss_sum / torch.as_tensor(denom, device=loss_sum.device).clamp(min=1)
+    with torch.no_grad():
+        correct = (logits.argmax(dim=-1) == targets).sum()
+    return loss, torch.tensor(count, device=loss.device), correct
+
+
+def answer_logits(model: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
+    """(fp32 logits at the labelled positions, their target tokens), flattened in the same row-major order; only
+    those positions go through the output layer when the model takes `logits_to_keep`."""
+    import torch
+
     labels = inputs["labels"]
     targets_all = labels[:, 1:]
     wanted = targets_all != -100
@@ -40,14 +55,7 @@ def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any 
         logits = logits.reshape(-1, logits.shape[-1])
     else:  # an architecture without logits_to_keep: full logits, then the same selection
         logits = model(**forward).logits[:, :-1][wanted]
-    targets = targets_all[wanted].to(logits.device)
-    loss_sum = F.cross_entropy(logits.float(), targets, reduction="sum")
-    count = targets.numel()
-    denom = num_items_in_batch if num_items_in_batch is not None else count
-    loss = loss_sum / torch.as_tensor(denom, device=loss_sum.device).clamp(min=1)
-    with torch.no_grad():
-        correct = (logits.argmax(dim=-1) == targets).sum()
-    return loss, torch.tensor(count, device=loss.device), correct
+    return logits.float(), targets_all[wanted].to(logits.device)
 
 
 def _takes_logits_to_keep(model: Any) -> bool:

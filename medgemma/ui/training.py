@@ -45,7 +45,7 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
                                    info=HELP["quantization"])
     with gr.Row():
         method = gr.Dropdown(list(METHODS), value=defaults.method, label="Method", info=HELP["method"])
-        init_adapter = gr.Textbox(value="", label="Start from adapter", placeholder="(a new adapter)",
+        init_adapter = gr.Textbox(value="", label="Start from adapter", placeholder="empty: train a new adapter",
                                   info=HELP["init_adapter"])
     with gr.Row():
         source = gr.Radio(["recipe", "upload", "path"], value="recipe", label="Training data",

@@ -15,28 +15,10 @@ from typing import Any, Sequence
 
 from ...errors import InputError
 from ..config import TrainConfig
-from ..loss import _takes_logits_to_keep, trainer_class
+from ..loss import answer_logits, trainer_class
 from . import sft
 
 rows = sft.rows
-
-
-def answer_logits(model: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
-    """(logits at the answer positions, their target tokens), flattened in the same order."""
-    import torch
-
-    labels = inputs["labels"]
-    wanted = labels[:, 1:] != -100
-    forward = {k: v for k, v in inputs.items() if k not in ("labels", "num_items_in_batch")}
-    forward["use_cache"] = False
-    if _takes_logits_to_keep(model):
-        keep = torch.zeros_like(labels, dtype=torch.bool)
-        keep[:, :-1] = wanted
-        logits = model(**forward, logits_to_keep=keep).logits
-        logits = logits.reshape(-1, logits.shape[-1])
-    else:
-        logits = model(**forward).logits[:, :-1][wanted]
-    return logits.float(), labels[:, 1:][wanted].to(logits.device)
 
 
 def kd_loss(student: Any, teacher: Any, temperature: float) -> Any:
