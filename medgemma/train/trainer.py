@@ -8,9 +8,9 @@ The run lives in `adapters/<output_name>/`:
 - at the end, each moved in by an atomic rename: `adapter_model.safetensors`, `adapter_config.json`, `provenance.json`
   (`provenance`), `dataset_stats.json` and a `README.md` adapter card.
 
-This module holds `train()`, the rules for resuming a run folder, and training on from an adapter (`init_adapter`). The base model
-and its precision are in `model`, the dry-run estimates in `dry_run`. torch, transformers, peft, trl and datasets
-are imported inside the functions so `import medgemma` stays fast.
+This module holds `train()`, the rules for resuming a run folder, and training on from an adapter
+(`init_adapter`). The base model and its precision are in `model`, the dry-run estimates in `dry_run`. torch,
+transformers, peft, trl and datasets are imported inside the functions so `import medgemma` stays fast.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ RUN_CONFIG = "run_config.json"  # in checkpoints/: the settings the checkpoints 
 PROVENANCE = "provenance.json"
 STATS_NAME = "dataset_stats.json"
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-SAVE_TOTAL_LIMIT = 2
 # Settings that may change when a run is resumed: how long it trains and how often it reports.
 RESUMABLE = frozenset({"max_steps", "epochs", "save_steps", "eval_steps", "logging_steps", "target_loss"})
 

@@ -31,7 +31,7 @@ def trainer_args(cfg: TrainConfig, plan: Any, out_dir: Path, has_val: bool) -> d
         logging_first_step=True,
         save_strategy="steps",
         save_steps=cfg.save_steps,
-        save_total_limit=2,
+        save_total_limit=2,  # the last two checkpoints: one may be torn by a crash while saving
         save_only_model=False,  # the optimizer and scheduler state are what make resuming exact
         eval_strategy="steps" if has_val else "no",
         eval_steps=cfg.eval_steps if has_val else None,
