@@ -17,12 +17,13 @@ import time
 from collections import OrderedDict, deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator, Mapping
+from typing import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
 import anyio
 
 from .config import AccessConfig
 from .errors import InputError, MedGemmaError
+from .files import size_text
 
 MAX_KEY_CHARS = 100  # an address longer than this is cut, so a key cannot grow memory
 SIGN_IN_WINDOW_S = 600.0
@@ -209,17 +210,26 @@ class Access:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def check_upload(self, path: Path, allowed: tuple[str, ...]) -> None:
-        """Raise InputError if `path` is not a regular file of an allowed type within the size limit."""
-        if not path.is_file():
-            raise InputError(f"{path.name}: the upload did not arrive; try again.")
-        suffix = "".join(path.suffixes[-2:]).lower() if path.name.lower().endswith(".gz") else path.suffix.lower()
-        if suffix not in allowed:
-            raise InputError(f"{path.name}: {suffix or 'no extension'} files are not accepted here "
-                             f"(accepted: {', '.join(allowed)}).")
-        size = path.stat().st_size
-        if size > self.cfg.upload_mb * 1024 * 1024:
-            raise InputError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {self.cfg.upload_mb} MB.")
+    def check_upload(self, path: Path, allowed: tuple[str, ...], larger: str = "") -> None:
+        """Raise InputError if `path` is not a regular file of an allowed type within the upload limit;
+        `larger` tells the visitor where a larger file can go instead."""
+        self.check_uploads([path], allowed, larger)
+
+    def check_uploads(self, paths: Sequence[Path], allowed: tuple[str, ...], larger: str = "") -> None:
+        """`check_upload` for files sent together: each of an allowed type, all of them within the one limit."""
+        for path in paths:
+            if not path.is_file():
+                raise InputError(f"{path.name}: the upload did not arrive; try again.")
+            gz = path.name.lower().endswith(".gz")
+            suffix = "".join(path.suffixes[-2:]).lower() if gz else path.suffix.lower()
+            if suffix not in allowed:
+                raise InputError(f"{path.name}: {suffix or 'no extension'} files are not accepted here "
+                                 f"(accepted: {', '.join(allowed)}).")
+        size = sum(path.stat().st_size for path in paths)
+        if size > self.cfg.upload_bytes:
+            what = f"{paths[0].name} is" if len(paths) == 1 else f"The {len(paths)} files add up to"
+            raise InputError(f"{what} {size_text(size)}; the limit is {size_text(self.cfg.upload_bytes)}"
+                             f"{' in all' if len(paths) > 1 else ''}. {larger}".rstrip())
 
     def keep_upload(self, visitor: str, path: Path, allowed: tuple[str, ...]) -> Path:
         """Check an uploaded file and copy it into the visitor's folder under a safe name; returns the copy."""

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 from . import attribution, safety
 from .backends.base import ChatBackend, StopSignal
-from .config import GenerationParams, RetrievalConfig
+from .config import AccessConfig, GenerationParams, RetrievalConfig
 from .errors import InputError
 from .images import load_image
 from .prompts import build_messages, fit_passages
@@ -53,6 +53,7 @@ class Assistant:
         generation: GenerationParams | None = None,
         max_message_chars: int = 4000,
         triage: TriageModel | None = None,
+        max_image_bytes: int = AccessConfig().upload_bytes,
     ) -> None:
         self.backend = backend
         self.retriever = retriever
@@ -61,6 +62,8 @@ class Assistant:
         self.max_message_chars = max_message_chars
         # The learned triage model beside the rules (None: the rules decide alone).
         self.triage = triage
+        # An attached image is an upload: the app's upload limit applies to it wherever it comes from.
+        self.max_image_bytes = max_image_bytes
 
     def check_input(self, question: str) -> str:
         """The question stripped, or InputError if it is empty or too long."""
@@ -155,7 +158,8 @@ class Assistant:
         if images:
             if self.backend.reads_images():
                 for path in images:
-                    load_image(path)  # a broken file is the reader's error, before the model is busy
+                    # A broken or oversized file is the reader's error, before the model is busy.
+                    load_image(path, self.max_image_bytes)
                 messages[-1]["images"] = [str(p) for p in images]
             else:
                 notices = ("images_ignored",)

@@ -113,7 +113,8 @@ class AccessConfig:
     admin_users: tuple[str, ...] = _help("Hugging Face user names that are admins once logged in, separated by "
                                          "'|' (public mode on a Space with hf_oauth).", ())
     messages_per_minute: int = _help("Questions one visitor may ask per minute (public mode).", 10)
-    upload_mb: int = _help("Largest upload in MB (documents and images).", 20)
+    upload_mb: int = _help("Largest upload in MB: an image, a training file, or documents for an index "
+                           "(together).", 20)
     chat_concurrency: int = _help("Chat answers worked on at once; later ones wait in the queue.", 4)
     queue_size: int = _help("Requests that may wait in the queue before new ones are turned away.", 64)
     trusted_proxies: int = _help("Proxies in front of the app that append to X-Forwarded-For; 0 trusts the header "
@@ -144,6 +145,11 @@ class AccessConfig:
             raise InputError("upload_mb must be between 1 and 1024.")
         if not 1 <= self.chat_concurrency <= 64 or not 1 <= self.queue_size <= 10_000:
             raise InputError("chat_concurrency must be 1-64 and queue_size 1-10000.")
+
+    @property
+    def upload_bytes(self) -> int:
+        """`upload_mb` in bytes, in MB of 1024² bytes as Gradio's max_file_size counts them."""
+        return self.upload_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -40,8 +41,10 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
 # ---- bounded reads ------------------------------------------------------------------------------------------
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+def size_text(n: int) -> str:
+    """`n` bytes for a message: "1,000 bytes", or MB of 1024² bytes as the limits here (and Gradio's
+    max_file_size) count them, rounded up so that a file over a limit never reads as within it."""
+    return f"{math.ceil(n * 10 / 2**20) / 10:.1f} MB" if n >= 100 * 1024 else f"{n:,} bytes"
 
 
 def read_bytes(path: Path, max_bytes: int, what: str = "files") -> bytes:
@@ -53,8 +56,8 @@ def read_bytes(path: Path, max_bytes: int, what: str = "files") -> bytes:
             raise InputError(f"{path}: not found, or not a regular file.")
         size = path.stat().st_size
         if size > max_bytes:
-            raise InputError(f"{path}: the file is {_mb(size)}, over the {_mb(max_bytes)} limit for {what}. "
-                             "Split it, or raise the limit.")
+            raise InputError(f"{path}: the file is {size_text(size)}, over the {size_text(max_bytes)} limit for "
+                             f"{what}. Split it, or raise the limit.")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: could not be read ({exc.strerror or exc}).") from exc
@@ -67,7 +70,7 @@ def read_bytes(path: Path, max_bytes: int, what: str = "files") -> bytes:
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: not a valid gzip file ({exc}).") from exc
     if len(data) > max_bytes:
-        raise InputError(f"{path}: decompresses to more than the {_mb(max_bytes)} limit for {what}. "
+        raise InputError(f"{path}: decompresses to more than the {size_text(max_bytes)} limit for {what}. "
                          "Split it, or raise the limit.")
     return data
 

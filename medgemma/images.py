@@ -1,4 +1,8 @@
-"""Images attached to a question, for multimodal models: checked and decoded before any model sees them."""
+"""Images attached to a question, for multimodal models: checked and decoded before any model sees them.
+
+The byte limit is the caller's (the configured upload limit, `AccessConfig.upload_mb`); the pixel limit
+guards decoding whatever the file's size.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, require
+from .files import size_text
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 # Pillow's own bomb guard warns at ~89 Mpx; a radiograph or slide photo needs far less than this.
 MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 
 
-def load_image(path: str | Path) -> Any:
-    """The image at `path` as an RGB PIL image, or InputError saying what is wrong with the file."""
+def load_image(path: str | Path, max_bytes: int | None = None) -> Any:
+    """The image at `path` as an RGB PIL image, or InputError saying what is wrong with the file. A file over
+    `max_bytes` is refused unread; None: its size was checked already."""
     require("PIL", "pillow", "Image input")
     from PIL import Image, UnidentifiedImageError
 
@@ -27,8 +32,8 @@ def load_image(path: str | Path) -> Any:
         raise InputError(f"Image {path.name} was not found.")
     if size == 0:
         raise InputError(f"Image {path.name} is empty.")
-    if size > MAX_IMAGE_BYTES:
-        raise InputError(f"Image {path.name} has {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1e6:.0f} MB.")
+    if max_bytes is not None and size > max_bytes:
+        raise InputError(f"Image {path.name} is {size_text(size)}; the limit is {size_text(max_bytes)}.")
     try:
         with Image.open(path) as probe:  # reads the header only
             if probe.format not in FORMATS:

@@ -70,11 +70,7 @@ class Runtime:
             if self._assistant is None:
                 try:
                     retriever = self._open_index(self.cfg.retrieval.index, self.cfg)
-                    backend = self._make_backend(self.cfg)
-                    self._assistant = Assistant(
-                        backend, retriever, self.cfg.retrieval, self.cfg.generation, self.cfg.max_message_chars,
-                        self._triage() if self.cfg.triage_model else None,
-                    )
+                    self._assistant = self._build(self.cfg, self._make_backend(self.cfg), retriever)
                 except MedGemmaError as exc:
                     self._load_error = str(exc)  # for a health check, which must not wait for a load
                     raise
@@ -142,17 +138,17 @@ class Runtime:
                 self._assistant = self._assistant.with_retriever(retriever)
         return f"Answering from index **{name}** ({len(retriever)} passages)."
 
+    def _build(self, cfg: AppConfig, backend: ChatBackend, retriever: Retriever) -> Assistant:
+        return Assistant(backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars,
+                         self._triage() if cfg.triage_model else None, max_image_bytes=cfg.access.upload_bytes)
+
     def _install(self, cfg: AppConfig, backend: ChatBackend) -> None:
         with self._lock:
             old = self._assistant
             self.cfg = cfg
             self._load_error = ""  # the new backend loaded (switch_backend warmed it)
             if old is None:
-                retriever = self._open_index(cfg.retrieval.index, cfg)
-                self._assistant = Assistant(
-                    backend, retriever, cfg.retrieval, cfg.generation, cfg.max_message_chars,
-                    self._triage() if cfg.triage_model else None,
-                )
+                self._assistant = self._build(cfg, backend, self._open_index(cfg.retrieval.index, cfg))
             else:
                 self._assistant = old.with_backend(backend)
                 old.backend.close()

@@ -326,7 +326,7 @@ class HFBackend(ChatBackend):
         images: list[Any] = []
         for m in messages:
             paths = m.get("images") or []
-            images.extend(load_image(p) for p in paths)
+            images.extend(load_image(p) for p in paths)  # the Assistant checked their size
             marks = "".join(f"{self.processor.boi_token}\n" for _ in paths)
             placed.append({"role": m["role"], "content": marks + m["content"]})
         return placed, images

@@ -15,7 +15,7 @@ from ..errors import IndexStoreError
 from ..files import recover
 from . import store
 from .embedder import Embedder
-from .ingest import ingest
+from .ingest import DEFAULT_MAX_BYTES, ingest
 from ..types import Chunk
 from .retriever import Retriever, corpus_hash
 
@@ -38,10 +38,12 @@ def build_index(
     cfg: AppConfig,
     progress: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Retriever:
-    """Ingest `paths` and write `indices/<name>` atomically."""
+    """Ingest `paths` (each file at most `max_bytes`, decompressed too) and write `indices/<name>` atomically."""
     directory = cfg.indices_dir / store.check_name(name)
-    chunks = ingest(paths, size=cfg.retrieval.chunk_size, overlap=cfg.retrieval.chunk_overlap, progress=progress)
+    chunks = ingest(paths, size=cfg.retrieval.chunk_size, overlap=cfg.retrieval.chunk_overlap, progress=progress,
+                    max_bytes=max_bytes)
     extra = {
         "sources": [str(p) for p in paths],
         "chunk_size": cfg.retrieval.chunk_size,

@@ -6,7 +6,6 @@ error names the file and the existing indices stay as they were.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -17,19 +16,20 @@ from ..rag.ingest import SUPPORTED
 from ..runtime import Runtime
 from .guard import Guard
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # larger collections belong to `python -m medgemma ingest`
+LARGER = "Use `python -m medgemma ingest` for larger collections."
 
 
 def build_documents_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -> None:
     """Add the index chooser and the upload form to the current Blocks; in public mode only admins change
-    indices (the index is shared by every visitor)."""
+    indices (the index is shared by every visitor). The files of one upload share the one upload limit."""
+    limits = guard.access.cfg
     with gr.Accordion("Knowledge base", open=False):
         with gr.Row():
             choice = gr.Dropdown(list_indices(runtime.cfg) or ["default"], value=runtime.cfg.retrieval.index,
                                  label="Answer from index", allow_custom_value=False, scale=2)
             use = gr.Button("Use this index", scale=1, interactive=guard.open)
         with gr.Row():
-            files = gr.File(label=f"Add documents ({', '.join(SUPPORTED)}; up to 20 MB in all)",
+            files = gr.File(label=f"Add documents ({', '.join(SUPPORTED)}; up to {limits.upload_mb} MB in all)",
                             file_count="multiple", file_types=list(SUPPORTED), scale=2)
             with gr.Column(scale=1):
                 name = gr.Textbox(label="New index name", placeholder="my-notes")
@@ -53,20 +53,18 @@ def build_documents_panel(runtime: Runtime, status: gr.Markdown, guard: Guard) -
         index = (index or "").strip()
         if index == "default":
             raise gr.Error("'default' is rebuilt from the shipped corpus; choose another name.")
-        paths = [str(Guard.uploaded(p)) for p in paths]
-        total = sum(Path(p).stat().st_size for p in paths)
-        if total > MAX_UPLOAD_BYTES:
-            raise gr.Error(f"The files add up to {total / 1e6:.1f} MB; the limit here is 20 MB. "
-                           "Use `python -m medgemma ingest` for larger collections.")
+        uploads = [u for u in map(Guard.uploaded, paths) if u is not None]
         progress(0, desc="Reading documents")
 
         def on_batch(done: int, count: int) -> None:
             progress(done / count, desc=f"Embedding {done}/{count} passages")
 
         try:
+            guard.access.check_uploads(uploads, SUPPORTED, LARGER)
             # Uploads are copied into this visitor's own folder under safe names before anything reads them.
-            kept = [guard.access.keep_upload(guard.visitor(request), Path(p), SUPPORTED) for p in paths]
-            retriever = build_index(kept, index, runtime.cfg, on_batch=on_batch)
+            kept = [guard.access.keep_upload(guard.visitor(request), p, SUPPORTED) for p in uploads]
+            # What a document may decompress to is bounded by the same limit as what was sent.
+            retriever = build_index(kept, index, runtime.cfg, on_batch=on_batch, max_bytes=limits.upload_bytes)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
         names = list_indices(runtime.cfg)

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
+from ..access import Access
 from ..config import field_help, shown_path
 from ..errors import MedGemmaError
 from ..train import jobs
@@ -22,7 +23,9 @@ from ..train.recipes import RECIPES
 from ..runtime import Runtime
 from .guard import Guard
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+# Files the training reader (train/data.py) reads, gzipped or not; anything else would fail later, in the job.
+UPLOAD_TYPES = (".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
+LARGER = "Give the path of a larger file on this machine instead."
 HELP = field_help(TrainConfig)
 # Settings shown in the form, in order; the rest keep their defaults (the CLI and YAML files reach them all).
 FORM = ("lora_r", "lora_alpha", "lora_dropout", "learning_rate", "epochs", "max_steps", "per_device_batch_size",
@@ -53,7 +56,8 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
         recipe = gr.Dropdown(list(RECIPES), value="grounded", label="Recipe", info=HELP["recipe"])
         limit = gr.Number(value=500, precision=0, minimum=0, label="Examples (0 = all)", info=HELP["limit"])
     with gr.Row():
-        upload = gr.File(label="Upload (jsonl, json, csv; up to 200 MB)", file_types=[".jsonl", ".json", ".csv", ".gz"])
+        upload = gr.File(label=f"Upload (jsonl, json, csv; up to {guard.access.cfg.upload_mb} MB)",
+                         file_types=[".jsonl", ".json", ".csv", ".gz"])
         path = gr.Textbox(label="Path on this machine", placeholder="data/train.jsonl")
     with gr.Accordion("Hyperparameters", open=False):
         fields_: dict[str, Any] = {}
@@ -91,7 +95,7 @@ def build_training_tab(runtime: Runtime, guard: Guard) -> None:
                               target_loss=float(target_) if target_ else None,
                               **{k: _number(getattr(defaults, k), v) for k, v in zip(FORM, numbers)})
             folder = jobs.job_folder(adapters_dir, cfg.output_name)
-            cfg = _with_data(cfg, folder, source_, recipe_, int(limit_ or 0), upload_, path_)
+            cfg = _with_data(cfg, folder, source_, recipe_, int(limit_ or 0), upload_, path_, guard.access)
             jobs.start(cfg, adapters_dir, resume=resume)
         except MedGemmaError as exc:
             raise gr.Error(str(exc)) from exc
@@ -139,17 +143,16 @@ def _number(default: Any, value: float | None) -> Any:
 
 
 def _with_data(cfg: TrainConfig, folder: Path, source: str, recipe: str, limit: int, upload: str | None,
-               path: str) -> TrainConfig:
+               path: str, access: Access) -> TrainConfig:
+    """`cfg` reading the chosen data; an upload is checked against the upload limit, then copied into `folder`."""
     if source == "recipe":
         args = {"limit": limit} if limit else {}
         return replace(cfg, recipe=recipe, recipe_args=args, data=())
     if source == "upload":
-        if not upload:
-            raise gr.Error("Choose a file to upload, or pick a recipe.")
         src = Guard.uploaded(upload)
-        assert src is not None
-        if src.stat().st_size > MAX_UPLOAD_BYTES:
-            raise gr.Error(f"{src.name} is larger than 200 MB; give its path on this machine instead.")
+        if src is None:
+            raise gr.Error("Choose a file to upload, or pick a recipe.")
+        access.check_upload(src, UPLOAD_TYPES, LARGER)
         keep = folder / "data"
         keep.mkdir(parents=True, exist_ok=True)
         target = keep / Path(src.name).name  # the upload's own name, never a path it carries
