@@ -82,8 +82,8 @@ class Assistant:
     def context_budget(self, params: GenerationParams | None = None) -> int:
         """Characters of passages that fit: the configured cap, or less when the model's window is small."""
         budget = self.retrieval.context_chars
-        n_ctx = getattr(self.backend, "n_ctx", None)
-        if isinstance(n_ctx, int) and n_ctx > 0:
+        n_ctx = self.backend.n_ctx
+        if n_ctx:  # None: the backend does not know its window, so the configured cap is all there is
             max_new = (params or self.generation).max_new_tokens
             room = n_ctx - max_new - PROMPT_OVERHEAD_TOKENS
             budget = min(budget, max(0, int(room * CHARS_PER_TOKEN)))

@@ -168,8 +168,6 @@ def default_triage() -> TriageModel | None:
     return TriageModel.load(TRIAGE_MODEL) if (TRIAGE_MODEL / "triage.json").exists() else None
 
 
-def _warm(backend: object) -> None:
+def _warm(backend: ChatBackend) -> None:
     # Backends load lazily; tokenising a word forces the load, so errors surface here and not mid-chat.
-    count = getattr(backend, "count_tokens", None)
-    if count is not None:
-        count("warm up")
+    backend.count_tokens("warm up")

@@ -19,14 +19,22 @@ class FakeBackend(ChatBackend):
 
     name = "fake"
 
-    def __init__(self, script: str | None = None, vision: bool = False) -> None:
+    def __init__(self, script: str | None = None, vision: bool = False, n_ctx: int | None = None) -> None:
         self.script = script
         self.vision = vision
+        self._n_ctx = n_ctx
         self.calls: list[list[Message]] = []
         self.closed = False
 
     def reads_images(self) -> bool:
         return self.vision
+
+    @property
+    def n_ctx(self) -> int | None:
+        return self._n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())  # its tokens are the words it streams
 
     def _answer(self, messages: Sequence[Message]) -> str:
         if self.script is not None:

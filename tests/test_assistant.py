@@ -8,7 +8,7 @@ from fakes import FakeBackend
 from medgemma import safety
 from medgemma.assistant import Assistant, Partial
 from medgemma.backends.base import StopSignal
-from medgemma.config import GenerationParams
+from medgemma.config import GenerationParams, RetrievalConfig
 from medgemma.errors import InputError
 from medgemma.rag.retriever import Retriever
 from medgemma.types import Reply
@@ -112,11 +112,11 @@ def test_max_new_tokens_is_passed_to_the_backend(small_index: Retriever) -> None
 
 
 def test_passages_shrink_to_fit_a_small_window(small_index: Retriever) -> None:
-    assistant, backend = _assistant(small_index)
-    backend.n_ctx = 2048  # type: ignore[attr-defined]
-    roomy = assistant.retrieve("stroke asthma vaccines x-ray paracetamol", k=5)
-    backend.n_ctx = 620  # type: ignore[attr-defined]
+    roomy = Assistant(FakeBackend(n_ctx=2048), small_index).retrieve("stroke asthma vaccines x-ray paracetamol", k=5)
+    assistant = Assistant(FakeBackend(n_ctx=620), small_index)
     tight = assistant.retrieve("stroke asthma vaccines x-ray paracetamol", k=5,
                                params=GenerationParams(max_new_tokens=256))
     assert sum(len(p.text) for p in tight) <= assistant.context_budget(GenerationParams(max_new_tokens=256)) + 4
     assert len(tight) < len(roomy)
+    # A backend that does not know its window leaves the configured cap as it is.
+    assert Assistant(FakeBackend(), small_index).context_budget() == RetrievalConfig().context_chars

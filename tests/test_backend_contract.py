@@ -36,16 +36,20 @@ GREEDY = GenerationParams(max_new_tokens=24, temperature=0.0)
 # process holds a core, two threads ran a short answer 6x slower than one (13.9 s against 2.2 s).
 LLAMA_THREADS = 1
 SERVER_DEPS = ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+TINY_GEMMA_WINDOW = 512  # max_position_embeddings of tiny_gemma's config
 
 
 @dataclass
 class Kit:
-    """A backend under test, how to make a fresh one, and how to count its tokens and see it released."""
+    """A backend under test, how to make a fresh one, and how to count its tokens and see it released; the window
+    it should report, and whether it can count tokens itself."""
 
     backend: ChatBackend
     make: Callable[[], ChatBackend]
     count: Callable[[str], int]
     released: Callable[[ChatBackend], bool]
+    n_ctx: int | None = None
+    counts: bool = True
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------
@@ -151,7 +155,8 @@ def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
             return HFBackend(folder, device="cpu")
 
         hf = make_hf()
-        made = Kit(hf, make_hf, hf.count_tokens, lambda b: b.model is None)  # type: ignore[attr-defined]
+        made = Kit(hf, make_hf, hf.count_tokens, lambda b: b.model is None,  # type: ignore[attr-defined]
+                   n_ctx=TINY_GEMMA_WINDOW)
     elif kind == "gguf":
         from medgemma.backends.gguf import GGUFBackend
 
@@ -161,7 +166,7 @@ def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
             return GGUFBackend(path, n_ctx=1024, threads=LLAMA_THREADS)
 
         gg = make_gguf()
-        made = Kit(gg, make_gguf, gg.count_tokens, lambda b: b._llm is None)  # type: ignore[attr-defined]
+        made = Kit(gg, make_gguf, gg.count_tokens, lambda b: b._llm is None, n_ctx=1024)  # type: ignore[attr-defined]
     elif kind == "gguf-server":
         from medgemma.backends.llama_server import GGUFServerBackend, find_llama_server
 
@@ -174,7 +179,7 @@ def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
 
         served = make_served()
         made = Kit(served, make_served, served.count_tokens,
-                   lambda b: b.server.pid is None)  # type: ignore[attr-defined]
+                   lambda b: b.server.pid is None, n_ctx=1024)  # type: ignore[attr-defined]
     else:
         from medgemma.backends.gguf import GGUFBackend
         from medgemma.backends.openai import OpenAIBackend
@@ -187,8 +192,9 @@ def kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
             return OpenAIBackend(base_url, api_key="sk-test-secret", system_in_user_turn=True)
 
         counter = GGUFBackend(path, n_ctx=256, threads=LLAMA_THREADS)  # the server's model, for counting its tokens
+        # The OpenAI API has no tokenizer endpoint and does not say its window.
         made = Kit(make_openai(), make_openai, counter.count_tokens,
-                   lambda b: b.client is None)  # type: ignore[attr-defined]
+                   lambda b: b.client is None, counts=False)  # type: ignore[attr-defined]
     yield made
     made.backend.close()
 
@@ -265,6 +271,18 @@ def test_close_frees_the_model_and_is_idempotent(kit: Kit) -> None:
     assert kit.released(backend)
     backend.close()
     assert kit.released(backend)
+
+
+def test_window_and_token_count_are_known_or_none(kit: Kit) -> None:
+    """`n_ctx` is the window the backend holds a prompt to, and `count_tokens` counts with its tokenizer; a
+    backend that cannot know either says None rather than guess."""
+    assert kit.backend.n_ctx == kit.n_ctx
+    text = kit.backend.generate(MESSAGES, GREEDY)
+    assert kit.backend.count_tokens(text) == (kit.count(text) if kit.counts else None)
+    if kit.n_ctx is not None:
+        too_long = [{"role": "user", "content": "stroke " * kit.n_ctx}]
+        with pytest.raises(InputError, match="context window"):
+            kit.backend.generate(too_long, GREEDY)
 
 
 def test_info_names_the_backend(kit: Kit) -> None:

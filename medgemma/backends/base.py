@@ -83,6 +83,17 @@ class ChatBackend(ABC):
         """Whether the loaded model sees a message's `images`; text-only backends ignore them."""
         return False
 
+    @property
+    def n_ctx(self) -> int | None:
+        """Tokens one request may hold, prompt and answer together; None when the backend cannot know (a remote
+        server does not say), and then the caller cannot fit the prompt to the window."""
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens in `text` under the model's tokenizer, without special tokens; None when the backend cannot
+        count (a remote server). May load the model, so it also serves as a warm-up."""
+        return None
+
     @abstractmethod
     def info(self) -> BackendInfo:
         """Model, device, precision and adapter, for the status line."""

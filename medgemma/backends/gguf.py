@@ -38,7 +38,7 @@ class GGUFBackend(ChatBackend):
             raise InputError(f"GGUF LoRA {lora_path} does not exist.")
         self.model_path = Path(model_path)
         self.lora_path = lora_path
-        self.n_ctx = n_ctx
+        self._n_ctx = n_ctx
         self.threads = threads or os.cpu_count() or 1
         self.prompt_style = prompt_style
         self.adapter_name = adapter_name
@@ -62,6 +62,11 @@ class GGUFBackend(ChatBackend):
             except (ValueError, RuntimeError) as exc:
                 raise BackendError(f"llama.cpp could not load {self.model_path.name}: {exc}") from exc
         return self._llm
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window the model was loaded with."""
+        return self._n_ctx
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under this model's tokenizer."""

@@ -211,6 +211,12 @@ class HFBackend(ChatBackend):
         self._load()
         return self.processor is not None
 
+    @property
+    def n_ctx(self) -> int:
+        """The model's context window, from its config (8192 when the config does not say); loads the model."""
+        model, _ = self._load()
+        return int(getattr(model.config.get_text_config(), "max_position_embeddings", 0) or 8192)
+
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under this model's tokenizer (loads the model, so it also warms it up)."""
         _, tokenizer = self._load()
@@ -232,7 +238,7 @@ class HFBackend(ChatBackend):
             else:
                 enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)
             n_prompt = int(enc["input_ids"].shape[1])
-            n_ctx = int(getattr(model.config.get_text_config(), "max_position_embeddings", 0) or 8192)
+            n_ctx = self.n_ctx
             room = n_ctx - n_prompt
             if room < 8:
                 raise InputError(

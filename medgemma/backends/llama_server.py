@@ -172,7 +172,7 @@ class GGUFServerBackend(ChatBackend):
             raise InputError("slots must be between 1 and 64.")
         self.model_path = Path(model_path)
         self.lora_path = lora_path
-        self.n_ctx = n_ctx
+        self._n_ctx = n_ctx
         self.slots = slots
         self.threads = threads or os.cpu_count() or 1
         self.prompt_style = prompt_style
@@ -210,6 +210,11 @@ class GGUFServerBackend(ChatBackend):
         if r.status_code != 200:
             raise BackendError(f"llama-server answered {path} with {r.status_code}: {r.text[:300]}")
         return r.json()
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window of each slot (the server holds `slots` of them)."""
+        return self._n_ctx
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under this model's tokenizer."""
