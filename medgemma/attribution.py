@@ -9,7 +9,9 @@ and body parts, numbers and "type 2". They are found without a medical dictionar
 content word that is not on the list of generic words below (verbs, qualities, "symptom", "doctor", ...) is a
 key term; a number or a lone letter is also kept with the word before it ("type 2", "stage 3", "hepatitis B",
 "vitamin D"), and a number with the word after it ("72 hours"). A sentence saying "gout" is therefore never
-supported by a passage that does not say "gout", however many other words match.
+supported by a passage that does not say "gout", however many other words match. A key term the passage
+lacks is forgiven only when it is an ordinary English word that names nothing medical (`vocabulary.py`: "a
+sudden *rush* of fear", "to a lesser *degree*"); it then counts as a missing content word.
 
 This is lexical, not entailment. It catches substitution and misattribution, and it is strict with
 paraphrase: a synonym for a key term ("high blood pressure" for "hypertension") counts as missing. Strict
@@ -26,11 +28,11 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from nltk.stem.porter import PorterStemmer
-
 from . import citations
 from .rag.chunking import split_sentences
 from .types import SentenceSupport
+from .vocabulary import NUMBER_WORDS, is_ordinary
+from .vocabulary import stem as _stem
 
 STRICT_COVERAGE = 0.8
 LENIENT_COVERAGE = 0.5
@@ -115,7 +117,6 @@ _ABSTAIN = re.compile(r"\b(sources?|passages?|context|information (given|here|pr
 _NO_CLAIM = re.compile(r"^\W*i\s*(can ?not|can't|cant|won't|will not|am (not|unable)|'m (not|unable))\b|"
                        r"^\W*(please\s+)?(see|ask|talk to|speak to|contact|call|check with)\b[^.]{0,40}\b(doctor|"
                        r"clinician|gp|pharmacist|nurse|midwife|emergency|911|999|112|health ?care)", re.IGNORECASE)
-_stemmer = PorterStemmer()
 
 
 def abstains(text: str) -> bool:
@@ -123,23 +124,27 @@ def abstains(text: str) -> bool:
     return bool(_ABSTAIN.search(citations.strip(text or "")))
 
 
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _stemmer.stem(word)
-
-
 _GENERIC_STEMS = frozenset(_stem(w) for w in _GENERIC)
 
 
 def _terms(text: str) -> tuple[set[str], set[str]]:
     """(content stems, key terms) of `text`. A number or a lone letter is a key term with the word before it."""
+    content, keys, _ = _terms_and_ordinary(text)
+    return content, keys
+
+
+def _terms_and_ordinary(text: str) -> tuple[set[str], set[str], set[str]]:
+    """`_terms`, and the key terms every spelling of which in `text` is an ordinary word."""
     text = _TAG.sub(" ", citations.strip(text))  # markup is not content: "<b>" is not the letter b
     words = _WORD.findall(text.lower().replace("\u2019", "'"))
     content: set[str] = set()
     keys: set[str] = set()
+    ordinary: dict[str, bool] = {}
     previous = ""
     for w in words:
         w = w.strip("'")
+        if w.endswith("'s"):
+            w = w[:-2]  # "a child's vaccine" says "child"
         if _NUMBER.match(w) or (len(w) == 1 and w not in "ai" and previous):
             # "type 2", "stage 3", "hepatitis b", "vitamin d": the number or letter goes with its word.
             content.add(w)
@@ -151,10 +156,11 @@ def _terms(text: str) -> tuple[set[str], set[str]]:
             content.add(stem)
             if w not in _GENERIC and stem not in _GENERIC_STEMS:
                 keys.add(stem)
-            if previous and _NUMBER.match(previous):
-                keys.add(f"{previous} {stem}")  # and with its unit: "72 hours" is not "72 days"
-        previous = "" if w in _STOPWORDS else (w if _NUMBER.match(w) else _stem(w))
-    return content, keys
+                ordinary[stem] = ordinary.get(stem, True) and is_ordinary(w)
+            if previous and (_NUMBER.match(previous) or previous in NUMBER_WORDS):
+                keys.add(f"{previous} {stem}")  # and with its unit: "72 hours" is not "72 days", "six years" not "six months"
+        previous = "" if w in _STOPWORDS else (w if _NUMBER.match(w) or w in NUMBER_WORDS else _stem(w))
+    return content, keys, {k for k, plain in ordinary.items() if plain}
 
 
 def _window_terms(text: str) -> set[str]:
@@ -178,7 +184,7 @@ def _windows(passage_text: str) -> tuple[tuple[frozenset[str], frozenset[str]], 
 
 def support(sentence: str, passages: Sequence[str], strict: bool = True) -> SentenceSupport:
     """Which of `passages` (texts) support `sentence`, and how well."""
-    content, keys = _terms(sentence)
+    content, keys, ordinary = _terms_and_ordinary(sentence)
     plain = citations.strip(sentence).strip()
     # Nothing to check: no content, a statement that the sources are silent, a refusal or a referral ("See a
     # doctor."), or a short linking line with no key term ("In short:", "It is common.").
@@ -189,7 +195,7 @@ def support(sentence: str, passages: Sequence[str], strict: bool = True) -> Sent
     for n, text in enumerate(passages, start=1):
         best = (-1e9, 0.0, n, tuple(sorted(keys)))
         for own, near in _windows(text):
-            missing = tuple(sorted(k for k in keys if k not in (own if strict else near)))
+            missing = tuple(sorted(k for k in keys if k not in (own if strict else near) and k not in ordinary))
             coverage = len(content & (own if strict else near)) / len(content)
             rank = coverage - len(missing)  # a missing key term outweighs any overlap
             if rank > best[0]:

@@ -65,6 +65,34 @@ def test_numbers_keep_their_word_and_their_unit() -> None:
     assert not support("Hepatitis C vaccine is given in three doses.", [passage]).supported
 
 
+def test_an_ordinary_word_is_forgiven_and_a_name_never_is() -> None:
+    passage = "A panic attack is a sudden episode of intense fear, with physical symptoms that peak within minutes."
+    assert support("A panic attack is a sudden rush of intense fear, with symptoms that peak within minutes.",
+                   [passage], strict=False).passages == (1,)
+    for swapped in ("A panic attack is a sudden episode of intense pain in the liver, peaking within minutes.",
+                    "A panic attack is a sudden episode of intense fear caused by a virus.",
+                    "A panic attack is a sudden episode of intense fear, with zolmitriptan, peaking within minutes.",
+                    "A migraine is a sudden episode of intense fear, with symptoms that peak within minutes."):
+        assert not support(swapped, [passage], strict=False).supported, swapped
+
+
+def test_a_number_in_words_keeps_its_unit() -> None:
+    passage = "Symptoms usually improve within six months. Nits are a child's problem more than an adult's."
+    assert support("Symptoms usually improve within six months.", [passage]).supported
+    assert not support("Symptoms usually improve within six years.", [passage]).supported
+    assert not support("Symptoms usually improve within two months.", [passage]).supported
+    assert support("Nits are a child's problem more than an adult's.", [passage]).supported
+
+
+def test_the_vocabulary_tells_ordinary_words_from_names() -> None:
+    from medgemma import vocabulary
+
+    assert all(vocabulary.is_ordinary(w) for w in ("rush", "degree", "match", "whereas"))
+    # a body part, a knowledge-base topic, a topic in the plural, an organism, a number, a rare drug name
+    assert not any(vocabulary.is_ordinary(w) for w in ("liver", "asthma", "cataracts", "viruses", "six",
+                                                       "zolmitriptan"))
+
+
 def test_refusals_and_referrals_are_not_claims() -> None:
     assert support("I can't help with that.", [PASSAGE]).kind == "plain"
     assert support("See a doctor if it persists.", [PASSAGE]).kind == "plain"
