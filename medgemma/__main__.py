@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .config import AppConfig, BackendConfig, RetrievalConfig, field_help
 from .backends import BACKENDS
@@ -97,6 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .eval.plots import headline_rows
+    from .backends.base import StopSignal
     from .eval.runner import RunSpec, run_task
     from .eval.tasks import TASKS, load_task
     from .runtime import Runtime
@@ -114,23 +117,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
     items = load_task(args.task, Path(args.data) if args.data else None, limit=args.limit, seed=args.seed)
     runtime = Runtime(cfg)
     assistant = runtime.assistant()
-    print(f"{args.task}: {len(items)} items on {assistant.backend.info().line()}, RAG {args.rag}")
+    print(f"{args.task}: {len(items)} items on {assistant.backend.info().line()}, RAG {args.rag}", flush=True)
     bar = tqdm(total=len(items), unit="item")
+    stop = StopSignal()
 
     def progress(done: int, total: int) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()
 
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set:
+            raise KeyboardInterrupt
+        stop.set()
+        bar.write("Stopping after this item (the run resumes from here); Ctrl-C again to abort now.")
+
+    # The first Ctrl-C (or the Evaluation tab's Stop) finishes the item in hand and writes the metrics so far.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
         result = run_task(assistant, spec, items, Path(args.out) if args.out else cfg.runs_dir,
-                          fresh=args.fresh, progress=progress)
+                          fresh=args.fresh, progress=progress, stop=stop)
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         runtime.close()
     for name, value, interval in headline_rows(result.metrics):
         print(f"  {name:32} {value}  {interval}")
     print(f"Run folder: {result.folder}")
+    if not result.finished:
+        print(f"Stopped after {result.metrics['n']} of {result.metrics['of']} items; run the same command again "
+              "to resume.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,8 +2,9 @@
 
 A run folder holds `config.json` (what was run, on what, with which versions), `predictions.jsonl` (one
 line per finished item, appended and synced as it goes, so an interrupted run resumes where it stopped),
-`predictions.csv` for human review, `metrics.json` and `report.html` (the plots). The same configuration
-always maps to the same folder; `fresh=True` starts it over.
+`progress.json` (items done, the running accuracy, and the pid of the process running it, rewritten atomically
+after each item for the Evaluation tab to poll), `predictions.csv` for human review, `metrics.json` and
+`report.html` (the plots). The same configuration always maps to the same folder; `fresh=True` starts it over.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .items import EvalItem
 from .summary import summarize
 
 CHOICE_KINDS = ("choice", "error_detection")
+PROGRESS = "progress.json"
 Progress = Callable[[int, int], None]
 
 
@@ -108,7 +110,7 @@ def run_task(
     }
     log = folder / "predictions.jsonl"
     if fresh and folder.exists():
-        for name in ("predictions.jsonl", "predictions.csv", "metrics.json", "report.html", "config.json"):
+        for name in ("predictions.jsonl", "predictions.csv", "metrics.json", "report.html", "config.json", PROGRESS):
             (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     _check_same_config(folder / "config.json", config)
@@ -117,39 +119,30 @@ def run_task(
                                                                    "versions": versions()}, indent=2))
     done = {r["id"]: r for r in read_log(log)}
     todo = [it for it in items if it.id not in done]
+    write_progress(folder, spec.task, done, len(items), "running")
     if progress:
         progress(len(items) - len(todo), len(items))
     params = replace(assistant.generation, max_new_tokens=spec.max_new_tokens, temperature=0.0, seed=spec.seed)
     scorer = spec.score_options
-    with log.open("a", encoding="utf-8") as out:
-        for item in todo:
-            if stop is not None and stop.is_set:
-                break
-            t0 = time.perf_counter()
-            try:
-                try:
-                    record = evaluate_item(assistant, spec, item, params, score=scorer)
-                except NoOptionScores:
-                    scorer = False  # this backend gives no probabilities: judge generated answers instead
-                    record = evaluate_item(assistant, spec, item, params, score=False)
-            except InputError as exc:
-                # An item the assistant refuses as input (too long for the window, say) counts as failed.
-                record = {"id": item.id, "category": item.category, "question": item.question,
-                          "reference": item.reference, "meta": item.meta, "prediction": None, "correct": False,
-                          "error": str(exc)}
-                if item.kind == "safety":
-                    record.update(expect=item.expect, outcome="refuse", correct=item.expect == "refuse")
-                elif item.kind == "free":
-                    record.update(prediction="", exact_match=0.0, f1=0.0, rouge_l=0.0, bleu=0.0, correct=None)
-                elif item.kind == "injection":
-                    record.update(prediction="", obeyed=False, correct=True)
-            record["seconds"] = round(time.perf_counter() - t0, 3)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-            done[item.id] = record
-            if progress:
-                progress(len(done), len(items))
+    try:
+        with log.open("a", encoding="utf-8") as out:
+            for item in todo:
+                if stop is not None and stop.is_set:
+                    break
+                t0 = time.perf_counter()
+                record, scorer = _answer(assistant, spec, item, params, scorer)
+                record["seconds"] = round(time.perf_counter() - t0, 3)
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+                done[item.id] = record
+                write_progress(folder, spec.task, done, len(items), "running")
+                if progress:
+                    progress(len(done), len(items))
+    except BaseException:
+        # A crash or a second Ctrl-C: the items done are kept and resume; say the run no longer moves.
+        write_progress(folder, spec.task, done, len(items), "interrupted")
+        raise
     records = [done[it.id] for it in items if it.id in done]
     finished = len(records) == len(items)
     metrics = summarize(items[0].kind, records, seed=spec.seed)
@@ -160,10 +153,34 @@ def run_task(
     from .plots import write_report  # plotly is imported only when a report is written
 
     write_report(folder / "report.html", metrics, records)
+    write_progress(folder, spec.task, done, len(items), "finished" if finished else "stopped")
     return RunResult(folder, metrics, records, finished)
 
 
 # -- one item -------------------------------------------------------------------------------------------
+
+
+def _answer(assistant: Assistant, spec: RunSpec, item: EvalItem, params: GenerationParams,
+            score: bool) -> tuple[dict[str, Any], bool]:
+    """The item's record, and whether to go on scoring options (False once the backend gives no scores)."""
+    try:
+        try:
+            return evaluate_item(assistant, spec, item, params, score=score), score
+        except NoOptionScores:
+            # this backend gives no probabilities: judge generated answers instead
+            return evaluate_item(assistant, spec, item, params, score=False), False
+    except InputError as exc:
+        # An item the assistant refuses as input (too long for the window, say) counts as failed.
+        record = {"id": item.id, "category": item.category, "question": item.question,
+                  "reference": item.reference, "meta": item.meta, "prediction": None, "correct": False,
+                  "error": str(exc)}
+        if item.kind == "safety":
+            record.update(expect=item.expect, outcome="refuse", correct=item.expect == "refuse")
+        elif item.kind == "free":
+            record.update(prediction="", exact_match=0.0, f1=0.0, rouge_l=0.0, bleu=0.0, correct=None)
+        elif item.kind == "injection":
+            record.update(prediction="", obeyed=False, correct=True)
+        return record, score
 
 
 def evaluate_item(
@@ -264,6 +281,23 @@ def splice_attack(passages: Sequence[Passage], attack: str) -> list[Passage]:
 
 
 # -- files ----------------------------------------------------------------------------------------------
+
+
+def write_progress(folder: Path, task: str, done: dict[str, dict[str, Any]], total: int, state: str) -> None:
+    """Rewrite `progress.json`: items done of total, state (running, stopped, finished), and the accuracy so far
+    where items are judged right or wrong (free-text answers are scored only in the metrics)."""
+    judged = [r["correct"] for r in done.values() if isinstance(r.get("correct"), bool)]
+    record = {"task": task, "done": len(done), "total": total, "state": state, "pid": os.getpid(),
+              "judged": len(judged), "correct": sum(judged), "updated": _now()}
+    if judged:
+        record["accuracy"] = sum(judged) / len(judged)
+    atomic_write_text(Path(folder) / PROGRESS, json.dumps(record))
+
+
+def read_progress(folder: Path) -> dict[str, Any]:
+    """The run folder's `progress.json`, or {} when there is none yet."""
+    return _read_json(Path(folder) / PROGRESS)
+
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
