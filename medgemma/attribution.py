@@ -253,10 +253,12 @@ def covers(question: str, passages: Sequence[str], stats: TermStats | None = Non
     term ("what is this?") is covered by any passage.
     """
     words = {w: _stem(w) for w in _WORD.findall(question.lower()) if not _NUMBER.match(w)}
-    _, keys = _terms(question)
+    _, keys, ordinary = _terms_and_ordinary(question)
     named = {stem: w for w, stem in words.items()}
     terms = sorted(k for k in keys if k not in _ASKING and named.get(k, k) not in _ASKING and " " not in k
                    and not _NUMBER.match(k))
+    # "Is tinnitus forever?" is about tinnitus: ordinary words name no subject, unless nothing else does.
+    terms = [t for t in terms if t not in ordinary] or terms
     if not passages:
         return Coverage(False, tuple(terms), tuple(terms))
     if not terms:

@@ -93,6 +93,12 @@ def test_the_vocabulary_tells_ordinary_words_from_names() -> None:
                                                        "zolmitriptan"))
 
 
+def test_ordinary_words_name_no_subject_for_the_gate() -> None:
+    passage = "Tinnitus is often described as a ringing in the ears. Treatment can make it easier to live with."
+    assert covers("Is tinnitus forever?", [passage]).covered
+    assert not covers("Is gout forever?", [passage]).covered
+
+
 def test_refusals_and_referrals_are_not_claims() -> None:
     assert support("I can't help with that.", [PASSAGE]).kind == "plain"
     assert support("See a doctor if it persists.", [PASSAGE]).kind == "plain"
