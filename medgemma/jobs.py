@@ -1,10 +1,11 @@
-"""Long jobs (training, evaluation) run as child processes of the CLI, so the web app never blocks and a page
-reload, or a restart of the app, loses nothing.
+"""Long jobs (training, evaluation, export) run as child processes of the CLI, so the web app never blocks and
+a page reload, or a restart of the app, loses nothing.
 
 A job lives in a folder: `job.json` (the child's pid, command and start time) and a log of the child's output.
 This module starts, watches and stops the child and reads the end of its output; what the child reports as it
-goes is the command's own file (training's `train_log.jsonl`, evaluation's `progress.json`), read back by the
-module that knows it. It does not know whether a job succeeded: that is in the files the job writes.
+goes is the command's own file (training's `train_log.jsonl`, evaluation's `progress.json`, export's
+`export_progress.json`), read back by the module that knows it. It does not know whether a job succeeded: that
+is in the files the job writes.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ Layout of the output folder (default exports/NAME):
     gguf/      NAME-f16.gguf, NAME-q4_k_m.gguf, ... and NAME-lora.gguf (for any GGUF of the base), card
     onnx/      model.onnx with tokenizer and config
     export_report.json   what was written and every verification figure
+    export_progress.json the step under way (pid, state, step, done/total), rewritten as each step starts and ends
 
 Formats a later one needs (the merged model for GGUF and ONNX, the f16 GGUF for quantization, an f16 GGUF
 of the base for checking the LoRA) are built in a hidden work folder when not asked for, and removed.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
 import sys
 import time
@@ -37,6 +39,7 @@ VERIFY_QUESTIONS = (
     "What does pneumonia look like on a chest X-ray?",
 )
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "provenance.json", "dataset_stats.json")
+PROGRESS = "export_progress.json"
 
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -100,6 +103,15 @@ def resolve_adapter(name: str, adapters_dir: Path) -> Path:
     raise InputError(f"No adapter {name!r} in {adapters_dir} (and no such folder).")
 
 
+def read_progress(out: Path) -> dict[str, Any]:
+    """An export folder's export_progress.json, or {} when there is none or it cannot be read."""
+    try:
+        data = json.loads((Path(out) / PROGRESS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_provenance(adapter_folder: Path) -> dict[str, Any]:
     """The adapter's provenance.json, or a minimal one naming the adapter."""
     try:
@@ -154,9 +166,17 @@ class _Run:
     def step(self, name: str, t0: float, **info: Any) -> None:
         self.steps.append({"step": name, "seconds": round(time.perf_counter() - t0, 1), **info})
 
+    def progress(self, plan: list[str], state: str, step: str = "") -> None:
+        """Rewrite export_progress.json: what a watcher (the Export tab) shows while the child runs."""
+        from ..files import atomic_write_text
+
+        atomic_write_text(self.out / PROGRESS, json.dumps(
+            {"pid": os.getpid(), "state": state, "step": step, "done": len(self.steps), "total": len(plan),
+             "plan": plan, "updated": time.time()}))
+
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Run the export steps for the parsed arguments; 0 when every check passed, 1 otherwise."""
+    """Run the export steps for the parsed arguments; 0 when every check passed, 1 otherwise, 130 when stopped."""
     from tqdm import tqdm
 
     from ..config import AppConfig
@@ -197,6 +217,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     base: Path | None = None
     bar = tqdm(total=len(plan), unit="step", desc="export", file=sys.stderr)
+    run.progress(plan, "running")
+    state = "failed"  # until the loop ends; a stop (SIGINT) says "stopped"
 
     def say(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -208,6 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         main_gguf = (gguf_dir if "gguf" in formats else run.work) / f"{name}-{args.gguf_outtype}.gguf"
         for step in plan:
             bar.set_description(step)
+            run.progress(plan, "running", step)
             t0 = time.perf_counter()
             if step == "adapter":
                 with atomic_folder(out / "adapter") as tmp:
@@ -292,13 +315,21 @@ def cmd_export(args: argparse.Namespace) -> int:
                 publish(atomic_write_text(gguf_dir / "README.md", card(
                     provenance, "gguf", checks=_gguf_checks(run.checks), files=gguf_files)))
             bar.update(1)
+        state = "finished"
+    except KeyboardInterrupt:
+        # The step under way writes through an atomic swap, so dropping it leaves the previous output, or none.
+        state = "stopped"
+        say(f"Stopped: {len(run.steps)} of {len(plan)} steps done; the step under way left nothing.")
     finally:
         bar.close()
         shutil.rmtree(run.work, ignore_errors=True)
         report = {"adapter": str(adapter), "adapter_sha256": lineage.adapter_hash(adapter),
                   "base": str(base) if base else None, "formats": formats, "steps": run.steps, "checks": run.checks,
-                  "git_commit": git_commit() or None}
+                  "state": state, "git_commit": git_commit() or None}
         publish(atomic_write_text(out / "export_report.json", json.dumps(report, indent=2, default=str) + "\n"))
+        run.progress(plan, state)
+    if state == "stopped":
+        return 130
     failed = [k for k, v in run.checks.items() if isinstance(v, dict) and v.get("passed") is False]
     print(f"Export of {name} in {out}: {len(run.steps)} steps; "
           + (f"checks failed: {', '.join(failed)}" if failed else
