@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import ROOT
+from .errors import InputError
 from .files import atomic_write_text
 
 JOB = "job.json"
@@ -38,6 +39,16 @@ def launch(folder: Path, args: Sequence[str], log_name: str, *, command: Sequenc
                                  start_new_session=True)  # its own group: a stop can reach its workers too
     atomic_write_text(folder / JOB, json.dumps({"pid": child.pid, "command": cmd, "started": time.time()}))
     return child.pid
+
+
+def launch_one(folder: Path, args: Sequence[str], log_name: str, what: str, *,
+               command: Sequence[str] = CLI) -> Path:
+    """`launch` unless a job already runs in `folder` (`what`, e.g. "An export", is named in the refusal);
+    returns the folder."""
+    if is_running(folder):
+        raise InputError(f"{what} is already running: wait for it, or stop it first.")
+    launch(folder, args, log_name, command=command, append=False)
+    return Path(folder)
 
 
 def record(folder: Path) -> dict[str, Any]:

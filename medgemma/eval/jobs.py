@@ -18,7 +18,6 @@ from typing import Any, Sequence
 from .. import jobs
 from ..backends import chosen_adapter, resolve_adapter
 from ..config import BackendConfig, RetrievalConfig
-from ..errors import InputError
 from .runner import PROGRESS, RunSpec, read_progress
 
 FOLDER = ".eval-job"
@@ -64,11 +63,7 @@ def cli_args(spec: RunSpec, backend: BackendConfig, retrieval: RetrievalConfig, 
 
 def start(runs_dir: Path, args: Sequence[str], *, command: Sequence[str] = jobs.CLI) -> Path:
     """Launch the evaluation `args` (from `cli_args`) in the background; returns the job folder."""
-    folder = job_folder(runs_dir)
-    if jobs.is_running(folder):
-        raise InputError("An evaluation is already running: wait for it, or stop it first.")
-    jobs.launch(folder, args, STDOUT, command=command, append=False)
-    return folder
+    return jobs.launch_one(job_folder(runs_dir), args, STDOUT, "An evaluation", command=command)
 
 
 def stop(runs_dir: Path) -> bool:

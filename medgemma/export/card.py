@@ -11,7 +11,7 @@ from typing import Any
 
 from ..lineage import from_provenance
 from ..lineage import lines as lineage_lines
-from ..train.card import GEMMA_TERMS, cell, dataset_lines, fmt, template_section
+from ..train.card import GEMMA_TERMS, cell, dataset_lines, fmt, template_section, use_sections
 from ..train.licenses import DATA_LICENSES
 
 KINDS = ("adapter", "merged", "gguf")
@@ -130,13 +130,7 @@ def model_card(provenance: dict[str, Any], kind: str = "adapter", evaluation: di
         "",
         what + " Made with MedGemma Studio for medical **education** on small language models.",
         "",
-        "## Intended use",
-        "",
-        *template_section("Intended use"),
-        "",
-        "## Out of scope: must not be used for",
-        "",
-        *template_section("Out of scope"),
+        *use_sections(),
         "",
         "## Base model and license",
         "",

@@ -55,11 +55,7 @@ def cli_args(name: str, formats: Sequence[str], dtype: str, outtype: str, adapte
 
 def start(exports_dir: Path, args: Sequence[str], *, command: Sequence[str] = jobs.CLI) -> Path:
     """Launch the export `args` (from `cli_args`) in the background; returns the job folder."""
-    folder = job_folder(exports_dir)
-    if jobs.is_running(folder):
-        raise InputError("An export is already running: wait for it, or stop it first.")
-    jobs.launch(folder, args, STDOUT, command=command, append=False)
-    return folder
+    return jobs.launch_one(job_folder(exports_dir), args, STDOUT, "An export", command=command)
 
 
 def stop(exports_dir: Path) -> bool:

@@ -40,6 +40,12 @@ def template_section(title: str, template: Path | None = None) -> list[str]:
     return found.group(1).strip().splitlines()
 
 
+def use_sections() -> list[str]:
+    """The intended-use and out-of-scope sections every card carries, from the template."""
+    return ["## Intended use", "", *template_section("Intended use"), "",
+            "## Out of scope: must not be used for", "", *template_section("Out of scope")]
+
+
 def fmt(value: Any) -> str:
     if value is None or value == "":
         return "–"
@@ -107,13 +113,7 @@ def adapter_card(provenance: dict[str, Any]) -> str:
         "A low-rank adapter (LoRA) trained with MedGemma Studio. Load it with the hf backend "
         f"(`--backend hf --adapter {name}`) on top of the base model below.",
         "",
-        "## Intended use",
-        "",
-        *template_section("Intended use"),
-        "",
-        "## Out of scope: must not be used for",
-        "",
-        *template_section("Out of scope"),
+        *use_sections(),
         "",
         "## Base model",
         "",
