@@ -98,6 +98,16 @@ def read_json(path: Path, max_bytes: int, what: str = "files") -> Any:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from exc
 
 
+def read_state(path: Path) -> dict[str, Any]:
+    """A small JSON object this program wrote for itself (a job record, a progress file), or {} when it is
+    missing, half-written by a crash or not an object: such a file is only ever a hint."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_jsonl(path: Path, max_bytes: int, what: str = "files") -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a bounded JSONL file (gzip when .gz)."""
     for n, line in enumerate(read_text(path, max_bytes, what).splitlines(), 1):

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .config import ROOT
 from .errors import InputError
-from .files import atomic_write_text
+from .files import atomic_write_text, read_state
 
 JOB = "job.json"
 # The command a user would type; tests give a stand-in with the same arguments.
@@ -53,11 +53,7 @@ def launch_one(folder: Path, args: Sequence[str], log_name: str, what: str, *,
 
 def record(folder: Path) -> dict[str, Any]:
     """The job's `job.json` (pid, command, started), or {} when there is none or it cannot be read."""
-    try:
-        data = json.loads((Path(folder) / JOB).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_state(Path(folder) / JOB)
 
 
 def pid(folder: Path) -> int | None:

@@ -65,3 +65,14 @@ def served(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def wait_for_job(status: Any, until: Any, seconds: float = 60) -> Any:
+    """Poll `status()` (a job's status) until `until(job)` holds; on timeout fail with the job's output."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = status()
+        if until(job):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; output:\n{status().tail}")

@@ -1,7 +1,7 @@
 """A stand-in for `python -m medgemma`: the real CLI, with the merge (the heavy step) replaced.
 
 `python tests/export_child.py SECONDS export --adapter ...` runs the export command as a user would, except
-that the base model is a placeholder folder and merging writes one small file, through the same atomic folder
+that the base model is a stand-in folder and merging writes one small file, through the same atomic folder
 swap, after SECONDS: the export jobs' tests start it as the Export tab's child. No model is loaded.
 """
 

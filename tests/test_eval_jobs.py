@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import gradio as gr
 import pytest
+from conftest import wait_for_job
 from fakes import FakeBackend
 
 from medgemma.assistant import Assistant
@@ -40,13 +40,7 @@ def runtime(tmp_path: Path, adapter: str = "") -> Runtime:
 
 
 def wait(runs_dir: Path, until, seconds: float = 60) -> eval_jobs.EvalJob:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = eval_jobs.status(runs_dir)
-        if until(job):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; output:\n{eval_jobs.status(runs_dir).tail}")
+    return wait_for_job(lambda: eval_jobs.status(runs_dir), until, seconds)
 
 
 def test_the_runner_writes_its_progress_file(small_index, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from conftest import wait_for_job
 
 from medgemma.config import AppConfig
 from medgemma.errors import InputError
@@ -38,13 +39,7 @@ def runtime(tmp_path: Path) -> Runtime:
 
 
 def wait(exports_dir: Path, until, seconds: float = 60) -> export_jobs.ExportJob:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = export_jobs.status(exports_dir)
-        if until(job):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; output:\n{export_jobs.status(exports_dir).tail}")
+    return wait_for_job(lambda: export_jobs.status(exports_dir), until, seconds)
 
 
 def leftovers(folder: Path) -> list[str]:

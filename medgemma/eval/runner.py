@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_state
 from ..assistant import Assistant
 from ..backends.base import NoOptionScores, StopSignal
 from ..config import ROOT, GenerationParams
@@ -114,7 +114,7 @@ def run_task(
             (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     _check_same_config(folder / "config.json", config)
-    started = _read_json(folder / "config.json").get("started") or _now()
+    started = read_state(folder / "config.json").get("started") or _now()
     atomic_write_text(folder / "config.json", json.dumps(config | {"started": started,
                                                                    "versions": versions()}, indent=2))
     done = {r["id"]: r for r in read_log(log)}
@@ -296,7 +296,7 @@ def write_progress(folder: Path, task: str, done: dict[str, dict[str, Any]], tot
 
 def read_progress(folder: Path) -> dict[str, Any]:
     """The run folder's `progress.json`, or {} when there is none yet."""
-    return _read_json(Path(folder) / PROGRESS)
+    return read_state(Path(folder) / PROGRESS)
 
 
 
@@ -341,7 +341,7 @@ def list_runs(runs_dir: Path = ROOT / "runs") -> list[Path]:
 
 def load_run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The metrics and records of a run folder."""
-    metrics = _read_json(Path(folder) / "metrics.json")
+    metrics = read_state(Path(folder) / "metrics.json")
     if not metrics:
         raise InputError(f"{folder} is not a finished evaluation run (no metrics.json).")
     return metrics, read_log(Path(folder) / "predictions.jsonl")
@@ -372,7 +372,7 @@ def git_commit() -> str:
 
 
 def _check_same_config(path: Path, config: dict[str, Any]) -> None:
-    old = _read_json(path)
+    old = read_state(path)
     if old and old.get("item_ids_sha") != config["item_ids_sha"]:
         raise InputError(
             f"{path.parent.name} holds a run over different items (the data changed?). "
@@ -384,14 +384,6 @@ def _ids_digest(items: Sequence[EvalItem]) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(it.id for it in items).encode()).hexdigest()[:16]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _now() -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import read_state
 from .quantize import QTYPES
 
 FORMATS = ("adapter", "merged", "gguf", "gguf-lora", "onnx")
@@ -105,11 +106,7 @@ def resolve_adapter(name: str, adapters_dir: Path) -> Path:
 
 def read_progress(out: Path) -> dict[str, Any]:
     """An export folder's export_progress.json, or {} when there is none or it cannot be read."""
-    try:
-        data = json.loads((Path(out) / PROGRESS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_state(Path(out) / PROGRESS)
 
 
 def read_provenance(adapter_folder: Path) -> dict[str, Any]:
