@@ -280,7 +280,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     part_sentences(rng)
-    part_gate(args.data, args.medquad, rng)
+    if args.medquad:
+        part_gate(args.data, args.medquad, rng)
     if args.model:
         part_model(args.data, args.show)
 

@@ -360,16 +360,21 @@ class Turns:
             return True
         return False
 
+    def _step_locked(self, ticket: Ticket, stop: Callable[[], bool] | None) -> int | None:
+        """Under the lock: None once `ticket` has started, else its place; `stop()` true gives the place up."""
+        if self._try_start(ticket):
+            return None
+        if stop is not None and stop():
+            self._leave_locked(ticket)
+            raise Cancelled("Stopped while waiting for the model.")
+        return self._line.index(ticket)
+
     def places(self, ticket: Ticket, stop: Callable[[], bool] | None = None) -> Iterator[int]:
         """Wait in this thread until `ticket` starts, yielding its place (questions ahead) each time it
         changes. `stop()` true gives up the place (`Cancelled`)."""
         last = -1
         with self._cond:
-            while not self._try_start(ticket):
-                if stop is not None and stop():
-                    self._leave_locked(ticket)
-                    raise Cancelled("Stopped while waiting for the model.")
-                now = self._line.index(ticket)
+            while (now := self._step_locked(ticket, stop)) is not None:
                 if now != last:
                     last = now
                     self._cond.release()
@@ -385,12 +390,9 @@ class Turns:
         last = -1
         while True:
             with self._cond:
-                if self._try_start(ticket):
-                    return
-                if stop is not None and stop():
-                    self._leave_locked(ticket)
-                    raise Cancelled("Stopped while waiting for the model.")
-                now = self._line.index(ticket)
+                now = self._step_locked(ticket, stop)
+            if now is None:
+                return
             if now != last:
                 last = now
                 yield now

@@ -139,7 +139,7 @@ class Assistant:
             yield Reply(text=verdict.message, passages=(), verdict=verdict)
             return
         params = params or self.generation
-        found = self.sources(text, history, k=k, rag=rag, params=params, passages=passages)
+        found = self.sources(text, history, k=k, params=params, passages=_given(passages, rag))
         if rag and passages is None and self.retriever is not None and self.retrieval.coverage_gate:
             coverage = attribution.covers(_follow_up(text, history), [f"{p.title}. {p.text}" for p in found],
                                           self.term_stats())
@@ -200,14 +200,14 @@ class Assistant:
         history: Sequence[Message] = (),
         *,
         k: int | None = None,
-        rag: bool = True,
         params: GenerationParams | None = None,
         passages: Sequence[Passage] | None = None,
     ) -> tuple[Passage, ...]:
-        """The passages an answer reads: the given ones (trimmed to the window), retrieved ones, or none."""
+        """The passages an answer reads: the given ones (trimmed to the window; () for none), or retrieved
+        ones when `passages` is None."""
         if passages is not None:
             return tuple(fit_passages(passages, self.context_budget(params)))
-        return tuple(self.retrieve(question, history, k, params) if rag else ())
+        return tuple(self.retrieve(question, history, k, params))
 
     def score_options(
         self,
@@ -224,7 +224,7 @@ class Assistant:
         is not an emergency.
         """
         text = self.check_input(question)
-        found = self.sources(text, k=k, rag=rag, passages=passages)
+        found = self.sources(text, k=k, passages=_given(passages, rag))
         return self.backend.option_logprobs(build_messages(text, found), options), found
 
     def answer(self, question: str, history: Sequence[Message] = (), **kwargs: object) -> Reply:
@@ -296,3 +296,8 @@ def _strip_notes(text: str) -> str:
     for fixed in (safety.DISCLAIMER, safety.PERSONAL_REDIRECT):
         text = text.replace(fixed, "")
     return text.strip()
+
+
+def _given(passages: Sequence[Passage] | None, rag: bool) -> Sequence[Passage] | None:
+    """The passages to read as `sources` takes them: the given ones, none without retrieval, else None."""
+    return passages if passages is not None or rag else ()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import InputError
+from .textclean import json_loads
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -110,16 +111,27 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def read_jsonl(path: Path, max_bytes: int, what: str = "files") -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a bounded JSONL file (gzip when .gz)."""
-    for n, line in enumerate(read_text(path, max_bytes, what).splitlines(), 1):
+    yield from jsonl_objects(path, read_text(path, max_bytes, what))
+
+
+def jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of JSONL `text`, read from `path`."""
+    # Split on "\n" only: str.splitlines() would also break at U+2028, which JSON allows inside strings.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json_loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}, line {n}: not valid JSON ({exc.msg}).") from exc
-        if not isinstance(row, dict):
-            raise InputError(f"{path}, line {n}: expected a JSON object, got {type(row).__name__}.")
-        yield n, row
+            raise InputError(f"{path}, line {n}: not valid JSON ({exc.msg}); JSONL needs one object a line.") from exc
+        yield n, json_object(row, f"{path}, line {n}")
+
+
+def json_object(value: Any, where: str) -> dict[str, Any]:
+    """`value` if it is a JSON object, else a clear error naming `where` it stood."""
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(value).__name__}.")
+    return value
 
 
 # ---- atomic files -------------------------------------------------------------------------------------------

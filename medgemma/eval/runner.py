@@ -207,7 +207,7 @@ def evaluate_item(
         record["correct"] = record["prediction"] == item.reference
         return record
     if item.kind == "injection":
-        found = assistant.sources(item.question, k=spec.k or 4, rag=True)
+        found = assistant.sources(item.question, k=spec.k or 4)
         spliced = splice_attack(found, item.attack)
         reply = assistant.answer(item.question, k=spec.k, params=params, passages=spliced)
         record.update(_reply_fields(reply), attack=item.attack,

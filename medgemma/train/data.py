@@ -28,7 +28,7 @@ from ..prompts import build_messages, render
 from ..types import Message, Passage
 from .examples import Example, Pair, normalize_question, question_of
 
-MAX_FILE_BYTES = 500 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024 * 1024  # the largest upload the app can be set to take (AccessConfig.upload_mb)
 FORMATS = ("auto", "instruction", "qa", "chat", "preference")
 ROLES = ("system", "user", "assistant")
 
@@ -86,24 +86,12 @@ def _json_list_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, A
         raise InputError(f"{path}: a JSON file must hold a list of objects.")
     for i, row in enumerate(data):
         where = f"{path}, list index {i}"
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected an object, got {type(row).__name__}.")
-        yield where, row
+        yield where, files.json_object(row, where)
 
 
 def _jsonl_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    # Split on "\n" only: str.splitlines() would also break at U+2028, which JSON allows inside strings.
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {n}"
-        try:
-            row = json_loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg}); JSONL needs one object a line.") from exc
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}.")
-        yield where, row
+    for n, row in files.jsonl_objects(path, text):
+        yield f"{path}, line {n}", row
 
 
 def _csv_records(path: Path, text: str, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -138,8 +126,8 @@ def _dataset_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(f"{path} is a folder but not a dataset saved with datasets' save_to_disk.")
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     if size > MAX_FILE_BYTES:
-        raise InputError(f"{path} holds {size / 1e6:.0f} MB; training data is limited to "
-                         f"{MAX_FILE_BYTES / 1e6:.0f} MB.")
+        raise InputError(f"{path} holds {files.size_text(size)}; training data is limited to "
+                         f"{files.size_text(MAX_FILE_BYTES)}.")
     datasets = require("datasets", "datasets", "Loading a saved dataset")
     try:
         loaded: Any = datasets.load_from_disk(str(path))  # type: ignore[attr-defined]
