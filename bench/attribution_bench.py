@@ -3,8 +3,10 @@
 1. Sentences of the shipped corpus, each checked against its own passage and three others:
    - copies (faithful: should be kept) and hand-written paraphrases: bench/data/paraphrases.jsonl (looked at
      while the check was written), paraphrases_heldout.jsonl (40 faithful, 20 with one fact changed, written
-     apart from the check; its misses were read when ordinary words were forgiven) and paraphrases_fresh.jsonl
-     (60 faithful, 30 with one fact changed, written later apart from the check and never read against it);
+     apart from the check; its misses were read when ordinary words were forgiven), paraphrases_fresh.jsonl
+     (60 faithful, 30 with one fact changed, written later apart from the check; its misses were read when
+     lenient mode was given the passage's opening sentence) and paraphrases_blind.jsonl (the same counts, on
+     the 82 passages no other set uses, written apart from the check and never read against it);
    - entity swaps built from them: a condition, drug or body-part word replaced by one from a distractor
      passage or from elsewhere in the same passage, a number changed, "type 1" <-> "type 2" (should go).
    Today's pipeline before this check kept every sentence whose citation number existed: it is the baseline.
@@ -39,7 +41,8 @@ from medgemma.rag.chunking import split_sentences  # noqa: E402
 CORPUS = ROOT / "medgemma" / "corpus" / "passages.jsonl"
 PARAPHRASES = ROOT / "bench" / "data" / "paraphrases.jsonl"  # looked at while the generic-word list was written
 HELD_OUT = ROOT / "bench" / "data" / "paraphrases_heldout.jsonl"  # written apart from the check; its misses were read
-FRESH = ROOT / "bench" / "data" / "paraphrases_fresh.jsonl"  # written apart from the check, never read against it
+FRESH = ROOT / "bench" / "data" / "paraphrases_fresh.jsonl"  # written apart from the check; read when lenient mode was tuned
+BLIND = ROOT / "bench" / "data" / "paraphrases_blind.jsonl"  # written apart, on passages no other set uses; never read
 EVERYDAY = [  # on topics the shipped corpus covers, in a reader's words
     "What are the symptoms of type 2 diabetes?", "How is high blood pressure treated?", "What causes asthma attacks?",
     "How do statins work?", "What is chronic kidney disease?", "What are the signs of a UTI?",
@@ -135,7 +138,7 @@ def part_sentences(rng: random.Random) -> None:
                 caught.setdefault(kind, [0, 0])
                 caught[kind][0] += not verdict.supported
                 caught[kind][1] += 1
-    for path, tag in ((PARAPHRASES, "dev"), (HELD_OUT, "held out"), (FRESH, "fresh")):
+    for path, tag in ((PARAPHRASES, "dev"), (HELD_OUT, "held out"), (FRESH, "fresh"), (BLIND, "blind")):
         for line in path.read_text().splitlines():
             item = json.loads(line)
             passage = by_id[item["passage"]]

@@ -1,8 +1,9 @@
 """Sentence-level attribution: which retrieved passage, if any, says what an answer sentence says.
 
 A sentence is supported by a passage when one sentence of the passage holds every *key term* of it and most
-of its other content words (strict mode, for small models that copy), or when that sentence and its
-neighbours together hold them (lenient mode, for models that paraphrase and merge sentences).
+of its other content words (strict mode, for small models that copy), or when that sentence, its neighbours
+and the passage's opening sentence together hold them (lenient mode, for models that paraphrase and merge
+sentences).
 
 Key terms are what a small model swaps while keeping the rest of a copied sentence: names of conditions, drugs
 and body parts, numbers and "type 2". They are found without a medical dictionary, by elimination: every
@@ -37,7 +38,8 @@ from .vocabulary import stem as _stem
 STRICT_COVERAGE = 0.8
 LENIENT_COVERAGE = 0.5
 MAX_CITED = 2  # passages named after one sentence
-_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]|\d+(?:[.,/]\d+)*")
+# "T2", "B12", "H1N1" are one word; a lone letter or a number is a word of its own ("type 2", "hepatitis b").
+_WORD = re.compile(r"[a-z]{1,3}\d+(?:[a-z]\d*)?\b|[a-z][a-z'-]*[a-z]|[a-z]|\d+(?:[.,/]\d+)*")
 _NUMBER = re.compile(r"\d")
 _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,60}>")
 # Words that never name an entity: function words, and the generic words of health writing. A word missing
@@ -104,6 +106,7 @@ show side simply slightly slow slowly sometimes soon sort stay stays staying sug
 throughout today told took total trouble troubles truly unlike upon want wants wanted whenever wherever
 within worth write written wrote yes
 deficiency gene genes genetic inherited multiple syndrome syndromes
+correct correctly incorrect incorrectly
 """.split())
 # Question words that name no subject: "what causes gout" asks about gout.
 _ASKING = frozenset("""
@@ -136,12 +139,15 @@ def _terms(text: str) -> tuple[set[str], set[str]]:
 def _terms_and_ordinary(text: str) -> tuple[set[str], set[str], set[str]]:
     """`_terms`, and the key terms every spelling of which in `text` is an ordinary word."""
     text = _TAG.sub(" ", citations.strip(text))  # markup is not content: "<b>" is not the letter b
-    words = _WORD.findall(text.lower().replace("\u2019", "'"))
+    lowered = text.lower().replace("\u2019", "'")
+    # A number joined to the word before by a hyphen is part of its name ("COVID-19"), not a count of the
+    # word after it ("COVID-19 infection" counts no infections).
+    words = [(m.group(), m.start() > 0 and lowered[m.start() - 1] == "-") for m in _WORD.finditer(lowered)]
     content: set[str] = set()
     keys: set[str] = set()
     ordinary: dict[str, bool] = {}
     previous = ""
-    for w in words:
+    for w, joined in words:
         w = w.strip("'")
         if w.endswith("'s"):
             w = w[:-2]  # "a child's vaccine" says "child"
@@ -159,7 +165,10 @@ def _terms_and_ordinary(text: str) -> tuple[set[str], set[str], set[str]]:
                 ordinary[stem] = ordinary.get(stem, True) and is_ordinary(w)
             if previous and (_NUMBER.match(previous) or previous in NUMBER_WORDS):
                 keys.add(f"{previous} {stem}")  # and with its unit: "72 hours" is not "72 days", "six years" not "six months"
-        previous = "" if w in _STOPWORDS else (w if _NUMBER.match(w) or w in NUMBER_WORDS else _stem(w))
+        if w in _STOPWORDS or (joined and _NUMBER.match(w)):
+            previous = ""
+        else:
+            previous = w if _NUMBER.match(w) or w in NUMBER_WORDS else _stem(w)
     return content, keys, {k for k, plain in ordinary.items() if plain}
 
 
@@ -172,12 +181,13 @@ def _window_terms(text: str) -> set[str]:
 def _windows(passage_text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
     """(the sentence, the sentence with its neighbours) term sets, for each sentence of a passage. Terms from a
     neighbour would let "ibuprofen" replace "aspirin" in "Aspirin thins the blood. Ibuprofen is an NSAID.", so
-    strict mode reads the sentence alone; lenient mode reads it with its neighbours."""
+    strict mode reads the sentence alone; lenient mode reads it with its neighbours and the passage's first
+    sentence, which names what the passage is about ("Treatment for COPD aims ..."): a paraphrase names it."""
     sentences = split_sentences(passage_text) or [passage_text]
     sets = [frozenset(_window_terms(s)) for s in sentences]
     out = []
     for i, own in enumerate(sets):
-        near = own.union(*sets[max(0, i - 1): i + 2])
+        near = own.union(sets[0], *sets[max(0, i - 1): i + 2])
         out.append((own, near))
     return tuple(out)
 

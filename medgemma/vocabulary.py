@@ -55,8 +55,10 @@ _stemmer = PorterStemmer()
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Porter stem of a lower-case word: "kidneys" and "kidney" are one term."""
-    return _stemmer.stem(word)
+    """The Porter stem of a lower-case word: "kidneys" and "kidney" are one term, and so are "necrosis" and
+    "necrotic" (Porter leaves "-osis" as "osi", "-otic" as "ot")."""
+    out = _stemmer.stem(word)
+    return out[:-3] + "ot" if out.endswith("osi") and len(out) > 5 else out
 
 
 @lru_cache(maxsize=1)

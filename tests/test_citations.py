@@ -84,6 +84,26 @@ def test_a_number_in_words_keeps_its_unit() -> None:
     assert support("Nits are a child's problem more than an adult's.", [passage]).supported
 
 
+def test_names_with_digits_and_derived_words_read_as_one_term() -> None:
+    passage = ("Glioblastoma has a dark centre of necrosis. T2 images show swelling. Symptoms can last for "
+               "months after COVID-19, a viral infection.")
+    assert support("Glioblastoma has a dark necrotic centre.", [passage]).supported
+    assert support("On T2 images, swelling shows.", [passage], strict=False).supported
+    assert not support("On T1 images, swelling shows.", [passage], strict=False).supported
+    # "-19" names the disease; it counts no infections.
+    assert support("Symptoms can last for months after COVID-19 infection.", [passage], strict=False).supported
+    assert not support("Symptoms can last for months after COVID-21.", [passage], strict=False).supported
+
+
+def test_lenient_mode_reads_the_passage_subject_and_strict_mode_does_not() -> None:
+    passage = ("Treatment for COPD aims to relieve symptoms. Stopping smoking helps most. Inhalers open the airways. "
+               "Pulmonary rehabilitation improves breathlessness and quality of life.")
+    sentence = "For COPD, pulmonary rehabilitation improves breathlessness and quality of life."
+    assert support(sentence, [passage], strict=False).supported
+    assert not support(sentence, [passage], strict=True).supported
+    assert not support(sentence.replace("COPD", "asthma"), [passage], strict=False).supported
+
+
 def test_the_vocabulary_tells_ordinary_words_from_names() -> None:
     from medgemma import vocabulary
 
