@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import files
 from .triage import LABELS
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -33,6 +34,7 @@ TRIAGE = DATA_DIR / "triage.jsonl"
 HARM = DATA_DIR / "harm_examples.jsonl"
 GPT4_GLOB = "medsafetybench/train/gpt4/*.csv"
 MEDQUAD = "medquad/medquad_answered.jsonl.gz"
+MAX_BYTES = 64 * 1024 * 1024  # a file of the project's own messages
 # Whole families kept out of training, chosen to span body systems and populations: vascular, spinal, male-only,
 # environmental, a child's kidneys, an infection after camping, metabolic; two urgent and two harmful families.
 HELD_OUT = (
@@ -57,10 +59,7 @@ def stable(text: str, salt: str) -> float:
 
 def read_jsonl(path: Path, source: str) -> list[Row]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    for n, rec in files.read_jsonl(path, MAX_BYTES, "triage data"):
         if rec.get("label") not in LABELS or not str(rec.get("text", "")).strip():
             raise ValueError(f"{path}:{n}: no text or an unknown label {rec.get('label')!r}")
         rows.append(Row(rec["text"].strip(), rec["label"], rec.get("family", ""), source))
