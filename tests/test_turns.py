@@ -97,3 +97,24 @@ def test_waiting_text_names_the_place_and_time() -> None:
     assert "1 question is" in waiting_text(1, 4)
     assert "next" in waiting_text(0, 2)
     assert "min" in waiting_text(5, 300)
+
+
+@pytest.mark.parametrize("env, found, expected", [
+    ({}, True, 12),  # llama-server built: its slots
+    ({}, False, 1),  # no llama-server: the in-process engine, one sequence at a time
+    ({"MEDGEMMA_GGUF_ENGINE": "inprocess"}, True, 1),
+    ({"MEDGEMMA_BACKEND": "hf"}, True, 1),
+    ({"MEDGEMMA_BACKEND": "openai"}, True, 4),
+    ({"MEDGEMMA_CHAT_CONCURRENCY": "7"}, True, 7),  # said outright: kept
+    ({"MEDGEMMA_CHAT_CONCURRENCY": "7", "MEDGEMMA_GGUF_ENGINE": "inprocess"}, True, 7),
+])
+def test_the_line_is_as_wide_as_the_engine_decodes(monkeypatch, tmp_path, env, found, expected) -> None:
+    """More turns than the engine decodes together would show waiting visitors as answered: the default
+    follows the engine, and an explicit setting wins."""
+    from medgemma.backends import llama_server
+    from medgemma.config import AppConfig
+
+    binary = tmp_path / "llama-server"
+    monkeypatch.setattr(llama_server, "find_llama_server", lambda: binary if found else None)
+    cfg = AppConfig.from_env(env)
+    assert cfg.access.chat_concurrency == expected

@@ -13,9 +13,15 @@ from .base import BackendInfo, ChatBackend, StopSignal
 BACKENDS = ("gguf", "hf", "openai")
 # The grounded-answer LoRA trained for the embedded 270M and shipped under adapters/.
 SHIPPED_ADAPTER = "grounded-270m"
+# Answers llama-server decodes together by default. On 2 cores 12 slots kept time to first token at 20
+# visitors under the targets where 4 did not (README, "A classroom"); answers per minute barely change,
+# because prefill, not decode, is what the cores run out of.
+SERVER_SLOTS = 12
+# Answers worked on at once for an OpenAI-compatible server, whose own capacity is not known here.
+REMOTE_ANSWERS = 4
 
 __all__ = ["BACKENDS", "SHIPPED_ADAPTER", "BackendInfo", "ChatBackend", "StopSignal", "chosen_adapter",
-           "load_backend", "resolve_adapter"]
+           "answers_at_once", "load_backend", "resolve_adapter"]
 
 
 def resolve_adapter(name: str, adapters_dir: Path) -> Path:
@@ -71,6 +77,18 @@ def gguf_server(engine: str) -> Path | None:
         raise InputError("The GGUF server engine needs llama-server, which scripts/setup.sh builds; "
                          "set MEDGEMMA_GGUF_ENGINE=inprocess to run without it.")
     return binary
+
+
+def answers_at_once(b: BackendConfig) -> int:
+    """How many answers the backend `b` names can work on together: the llama-server engine's slots, 1 for
+    the in-process GGUF engine and hf (each generates one sequence at a time behind a lock, so more would
+    only hide the queue behind it), a few for a remote server."""
+    if b.backend == "gguf":
+        try:
+            return SERVER_SLOTS if gguf_server(b.gguf_engine) is not None else 1
+        except InputError:  # engine 'server' without the binary: load_backend says so when the model loads
+            return SERVER_SLOTS
+    return 1 if b.backend == "hf" else REMOTE_ANSWERS
 
 
 def load_backend(cfg: AppConfig) -> ChatBackend:
